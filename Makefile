@@ -1,0 +1,159 @@
+# wsc build. Sources are found by globbing, so adding a file needs no edit here:
+#   src/<layer>/*.c         -> build/lib/libwsc.a, build/lib/libwsc.so
+#   src/proto/*.c           -> libwsc_proto.a, the I/O-free core fuzzers link alone
+#   tests/unit/test_*.c     -> one ASan+UBSan test program each (and TSan for *_mt.c)
+#   fuzz/fuzz_*.c           -> one libFuzzer target each (clang)
+#   examples, tools, bench  -> build/bin/<prog> (a directory bench/<prog>/ is one program)
+#
+# Variants: release (build/lib, build/bin), asan (build/asan), tsan (build/tsan),
+# fuzz (build/fuzz). `make test` builds all it needs and runs tests/run.sh.
+
+CC      ?= cc
+FUZZ_CC ?= clang
+PREFIX  ?= /usr/local
+DESTDIR ?=
+FUZZ_SECONDS ?= 30
+VERSION := 0.1.0
+
+WARN := -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes \
+        -Wmissing-prototypes -Wvla -Wformat=2 -Wimplicit-fallthrough -fno-common
+BASE := -std=c11 -D_GNU_SOURCE -Iinclude -Isrc $(WARN) -MMD -MP
+LIBS := -lssl -lcrypto -lz -lpthread
+
+REL_FLAGS  := $(BASE) -O2 -g -fPIC -fvisibility=hidden
+ASAN_FLAGS := $(BASE) -O1 -g -fno-omit-frame-pointer \
+              -fsanitize=address,undefined -fno-sanitize-recover=all
+TSAN_FLAGS := $(BASE) -O1 -g -fno-omit-frame-pointer -fsanitize=thread
+FUZZ_FLAGS := $(BASE) -O1 -g -fno-omit-frame-pointer \
+              -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+
+LIB_SRC   := $(sort $(wildcard src/*/*.c))
+PROTO_SRC := $(sort $(wildcard src/proto/*.c))
+TEST_SRC  := $(sort $(wildcard tests/unit/test_*.c))
+MT_SRC    := $(filter %_mt.c,$(TEST_SRC))
+FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
+
+# Single-file programs, and multi-file programs (one directory each).
+# bench/lws_*.c need libwebsockets and are built only when it is installed.
+PROG_SRC  := $(filter-out bench/lws_%.c,$(sort $(wildcard examples/*.c tools/*.c bench/*.c)))
+PROG_DIRS := $(patsubst %/,%,$(sort $(dir $(wildcard bench/*/*.c tools/*/*.c examples/*/*.c))))
+PROGS     := $(notdir $(basename $(PROG_SRC))) $(notdir $(PROG_DIRS))
+HAVE_LWS  := $(shell pkg-config --exists libwebsockets 2>/dev/null && echo yes)
+
+obj = $(patsubst %.c,build/$(1)/obj/%.o,$(2))
+
+REL_LIB_OBJ   := $(call obj,release,$(LIB_SRC))
+ASAN_LIB_OBJ  := $(call obj,asan,$(LIB_SRC))
+TSAN_LIB_OBJ  := $(call obj,tsan,$(LIB_SRC))
+FUZZ_PROTO_OBJ := $(call obj,fuzz,$(PROTO_SRC))
+
+REL_BIN  := $(addprefix build/bin/,$(PROGS))
+ASAN_BIN := $(addprefix build/asan/bin/,$(PROGS))
+ASAN_TESTS := $(patsubst tests/unit/%.c,build/asan/test/%,$(TEST_SRC))
+TSAN_TESTS := $(patsubst tests/unit/%.c,build/tsan/test/%,$(MT_SRC))
+FUZZERS    := $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
+
+.PHONY: all lib asan tsan test fuzz fuzz-build bench install clean check-symbols
+.DEFAULT_GOAL := all
+
+all: lib $(REL_BIN) $(if $(HAVE_LWS),build/bin/lws_echo)
+lib: build/lib/libwsc.a build/lib/libwsc.so
+
+# ---- objects --------------------------------------------------------------
+build/release/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(REL_FLAGS) -c $< -o $@
+build/asan/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ASAN_FLAGS) -c $< -o $@
+build/tsan/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(TSAN_FLAGS) -c $< -o $@
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -c $< -o $@
+
+# ---- libraries ------------------------------------------------------------
+build/lib/libwsc.a: $(REL_LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+build/lib/libwsc.so: $(REL_LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) -shared -Wl,-soname,libwsc.so.0 -o $@ $^ $(LIBS)
+build/asan/libwsc.a: $(ASAN_LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+build/tsan/libwsc.a: $(TSAN_LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+build/fuzz/libwsc_proto.a: $(FUZZ_PROTO_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+# ---- programs -------------------------------------------------------------
+# The source of a program is either <dir>/<prog>.c or every .c in <dir>/<prog>/.
+prog_src = $(filter %/$(1).c,$(PROG_SRC)) $(wildcard $(filter %/$(1),$(PROG_DIRS))/*.c)
+
+define program_rules
+build/bin/$(1): $(call obj,release,$(call prog_src,$(1))) build/lib/libwsc.a
+	@mkdir -p $$(@D)
+	$$(CC) -o $$@ $$^ $$(LIBS) -lm
+build/asan/bin/$(1): $(call obj,asan,$(call prog_src,$(1))) build/asan/libwsc.a
+	@mkdir -p $$(@D)
+	$$(CC) -fsanitize=address,undefined -o $$@ $$^ $$(LIBS) -lm
+endef
+$(foreach p,$(PROGS),$(eval $(call program_rules,$(p))))
+
+build/bin/lws_echo: bench/lws_echo.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -o $@ $< $$(pkg-config --cflags --libs libwebsockets)
+
+# ---- tests ----------------------------------------------------------------
+build/asan/test/%: build/asan/obj/tests/unit/%.o build/asan/libwsc.a
+	@mkdir -p $(@D)
+	$(CC) -fsanitize=address,undefined -o $@ $^ $(LIBS) -lm
+build/tsan/test/%: build/tsan/obj/tests/unit/%.o build/tsan/libwsc.a
+	@mkdir -p $(@D)
+	$(CC) -fsanitize=thread -o $@ $^ $(LIBS) -lm
+
+asan: $(ASAN_TESTS) $(ASAN_BIN)
+tsan: $(TSAN_TESTS)
+
+test: all asan tsan
+	@tests/run.sh
+
+check-symbols: build/lib/libwsc.so
+	@bad=$$(nm -D --defined-only $< | awk '{print $$3}' | grep -v '^wsc_' | grep -v '^_' || true); \
+	if [ -n "$$bad" ]; then echo "exported symbols without wsc_ prefix:"; echo "$$bad"; exit 1; fi; \
+	echo "exported symbols ok"
+
+# ---- fuzzing ---------------------------------------------------------------
+build/fuzz/fuzz_%: fuzz/fuzz_%.c build/fuzz/libwsc_proto.a
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ -lcrypto
+
+fuzz-build: $(FUZZERS)
+fuzz: fuzz-build
+	@tests/fuzz.sh $(FUZZ_SECONDS) $(FUZZERS)
+
+# ---- benchmarks ------------------------------------------------------------
+bench: all
+	@bench/run.sh
+
+# ---- install ---------------------------------------------------------------
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	           $(DESTDIR)$(PREFIX)/lib/cmake/wsc
+	install -m 644 include/wsc.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 build/lib/libwsc.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 build/lib/libwsc.so $(DESTDIR)$(PREFIX)/lib/libwsc.so.$(VERSION)
+	ln -sf libwsc.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libwsc.so.0
+	ln -sf libwsc.so.0 $(DESTDIR)$(PREFIX)/lib/libwsc.so
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' cmake/wsc.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/wsc.pc
+	sed -e 's|@VERSION@|$(VERSION)|g' cmake/wsc-config.cmake.in \
+	    > $(DESTDIR)$(PREFIX)/lib/cmake/wsc/wsc-config.cmake
+	sed -e 's|@VERSION@|$(VERSION)|g' cmake/wsc-config-version.cmake.in \
+	    > $(DESTDIR)$(PREFIX)/lib/cmake/wsc/wsc-config-version.cmake
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

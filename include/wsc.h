@@ -1,0 +1,532 @@
+/* wsc: a WebSocket server and client library (RFC 6455).
+ *
+ * This header is the whole public API. Everything named wsc_ / WSC_ here
+ * is stable; nothing else is exported.
+ *
+ * Conventions
+ * - Functions returning int return 0 on success and a negative WSC_E* code
+ *   on failure (wsc_strerror() names it). Constructors return NULL on
+ *   failure and fill the optional wsc_err with the code and a message.
+ * - Strings handed to wsc are copied unless a comment says otherwise.
+ * - Configuration structs: a zeroed field means the documented default, so
+ *   `wsc_server_config cfg = {0};` is a valid configuration.
+ * - Threads: each function's comment has a "Thread-safety:" line. The
+ *   general rule (as in websocket.zig): one message per connection is
+ *   processed at a time, so a connection's callbacks never run
+ *   concurrently; writes and close on a connection are safe from any
+ *   thread at any time while the connection lives. */
+#ifndef WSC_H
+#define WSC_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define WSC_API __attribute__((visibility("default")))
+#define WSC_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define WSC_API
+#define WSC_PRINTF(fmt, args)
+#endif
+
+/* ---- errors ------------------------------------------------------------ */
+
+/* X(name, value, message): every error code and its message, from one table. */
+#define WSC_ERRORS(X)                                                          \
+    X(WSC_OK, 0, "success")                                                    \
+    X(WSC_EINVAL, -1, "invalid argument")                                      \
+    X(WSC_ENOMEM, -2, "out of memory")                                         \
+    X(WSC_ECONFIG, -3, "invalid configuration")                                \
+    X(WSC_ECLOSED, -4, "connection closed")                                    \
+    X(WSC_ETIMEDOUT, -5, "timed out")                                          \
+    X(WSC_EIO, -6, "socket error")                                             \
+    X(WSC_EPROTO, -7, "WebSocket protocol violation")                          \
+    X(WSC_EUTF8, -8, "invalid UTF-8 in a text message")                        \
+    X(WSC_ETOOBIG, -9, "message too big")                                      \
+    X(WSC_EHANDSHAKE, -10, "handshake failed")                                 \
+    X(WSC_ETLS, -11, "TLS error")                                              \
+    X(WSC_ETLSVERIFY, -12, "TLS certificate verification failed")             \
+    X(WSC_EADDR, -13, "cannot resolve or use address")                        \
+    X(WSC_ECONNREFUSED, -14, "connection refused")                             \
+    X(WSC_EFULL, -15, "limit reached")                                         \
+    X(WSC_ESTATE, -16, "not allowed in the current state")                     \
+    X(WSC_EMISMATCH, -17, "unexpected message")
+
+enum {
+#define WSC__ERR_ENUM(name, value, msg) name = value,
+    WSC_ERRORS(WSC__ERR_ENUM)
+#undef WSC__ERR_ENUM
+};
+
+/* Message of an error code ("unknown error" for values not in the table).
+ * Thread-safety: any thread. */
+WSC_API const char *wsc_strerror(int err);
+/* Name of an error code, e.g. "WSC_ETIMEDOUT". Thread-safety: any thread. */
+WSC_API const char *wsc_err_name(int err);
+
+/* Details of a failure, filled by constructors and handshakes. */
+typedef struct wsc_err {
+    int code;            /* WSC_E* */
+    int sys_errno;       /* errno behind WSC_EIO/WSC_EADDR, else 0 */
+    int http_status;     /* WSC_EHANDSHAKE: the server's status code, 0 if none */
+    unsigned close_code; /* WSC_EPROTO/WSC_EUTF8/WSC_ETOOBIG: the close code sent */
+    char message[160];   /* human-readable, NUL-terminated */
+} wsc_err;
+
+/* ---- protocol constants ------------------------------------------------- */
+
+typedef enum wsc_msg_type {
+    WSC_TEXT = 1,
+    WSC_BINARY = 2,
+    WSC_CLOSE = 8,
+    WSC_PING = 9,
+    WSC_PONG = 10
+} wsc_msg_type;
+
+/* Close codes (RFC 6455 section 7.4.1). 1005 and 1006 are never sent. */
+enum {
+    WSC_CLOSE_NORMAL = 1000,
+    WSC_CLOSE_GOING_AWAY = 1001,
+    WSC_CLOSE_PROTOCOL_ERROR = 1002,
+    WSC_CLOSE_UNSUPPORTED = 1003,
+    WSC_CLOSE_NO_STATUS = 1005,
+    WSC_CLOSE_ABNORMAL = 1006,
+    WSC_CLOSE_INVALID_DATA = 1007,
+    WSC_CLOSE_POLICY = 1008,
+    WSC_CLOSE_TOO_BIG = 1009,
+    WSC_CLOSE_EXTENSION = 1010,
+    WSC_CLOSE_INTERNAL = 1011
+};
+
+/* Largest close reason: a control frame carries at most 125 bytes, two of
+ * which are the code. */
+#define WSC_CLOSE_REASON_MAX 123
+
+/* A string that is not NUL-terminated; ptr is NULL when absent. */
+typedef struct wsc_str {
+    const char *ptr;
+    size_t len;
+} wsc_str;
+
+/* ---- logging ------------------------------------------------------------ */
+
+typedef enum wsc_log_level {
+    WSC_LOG_NONE = 0, /* default: quiet */
+    WSC_LOG_ERROR,
+    WSC_LOG_WARN,
+    WSC_LOG_INFO,
+    WSC_LOG_DEBUG
+} wsc_log_level;
+
+typedef void (*wsc_log_fn)(wsc_log_level level, const char *message, void *user);
+
+/* Process-wide log level (atomic). Thread-safety: any thread. */
+WSC_API void wsc_log_set_level(wsc_log_level level);
+/* Routes log messages to fn (NULL: standard error). Set it before starting
+ * servers or clients; fn may be called from any wsc thread concurrently.
+ * Thread-safety: any thread, but set it once at start-up. */
+WSC_API void wsc_log_set_handler(wsc_log_fn fn, void *user);
+
+/* ---- messages and the per-callback arena -------------------------------- */
+
+typedef struct wsc_arena wsc_arena;
+
+/* Allocates from the arena of the current callback: a thread-local buffer
+ * (thread_pool.buffer_size bytes), then the heap. Everything is freed when
+ * the callback returns. Returns NULL when out of memory.
+ * Thread-safety: only the thread running the callback. */
+WSC_API void *wsc_arena_alloc(wsc_arena *arena, size_t size);
+
+typedef struct wsc_msg {
+    wsc_msg_type type;
+    uint8_t *data;       /* valid until the callback returns (server) or
+                            wsc_client_done (client); may be modified */
+    size_t len;
+    unsigned close_code; /* type == WSC_CLOSE: the peer's code, 1005 if none;
+                            data/len is then the reason */
+    wsc_arena *arena;    /* server callbacks: freed after the callback;
+                            client: NULL */
+} wsc_msg;
+
+/* ---- pre-framed messages ----------------------------------------------- */
+
+/* Bytes of a complete frame, ready for wsc_conn_write_framed(). */
+typedef struct wsc_framed {
+    const uint8_t *data;
+    size_t len;
+} wsc_framed;
+
+/* WSC_FRAME_TEXT("literal") / WSC_FRAME_BIN("literal"): the initializer of
+ * a wsc_framed built at compile time (header computed by constant
+ * expressions; at file scope the bytes are static constants):
+ *     static const wsc_framed UNKNOWN = WSC_FRAME_TEXT("unknown command");
+ *     wsc_conn_write_framed(conn, UNKNOWN.data, UNKNOWN.len); */
+#define WSC_FRAME_TEXT(lit) WSC__FRAME(0x81u, lit)
+#define WSC_FRAME_BIN(lit) WSC__FRAME(0x82u, lit)
+
+/* Implementation: the header is right-aligned in a 10-byte area that
+ * precedes the payload; the frame starts at the header's first byte. */
+#define WSC__FLEN(lit) ((unsigned long long)(sizeof(lit) - 1))
+#define WSC__FHL(lit) (WSC__FLEN(lit) < 126 ? 2 : WSC__FLEN(lit) < 65536 ? 4 : 10)
+#define WSC__FB(b0, lit, i)                                                     \
+    ((uint8_t)((int)(i) < 10 - WSC__FHL(lit)             ? 0                    \
+               : (int)(i) == 10 - WSC__FHL(lit)          ? (b0)                 \
+               : (int)(i) == 11 - WSC__FHL(lit)                                 \
+                   ? (WSC__FLEN(lit) < 126     ? WSC__FLEN(lit)                 \
+                      : WSC__FLEN(lit) < 65536 ? 126u                           \
+                                               : 127u)                          \
+                   : (WSC__FLEN(lit) >> ((8 * (9 - (i))) % 64)) & 0xffu))
+#define WSC__FRAME(b0, lit)                                                     \
+    {                                                                           \
+        &(const struct {                                                        \
+            uint8_t h[10];                                                      \
+            char b[sizeof(lit)]; /* the NUL is not sent */                      \
+        }){{WSC__FB(b0, lit, 0), WSC__FB(b0, lit, 1), WSC__FB(b0, lit, 2),       \
+            WSC__FB(b0, lit, 3), WSC__FB(b0, lit, 4), WSC__FB(b0, lit, 5),       \
+            WSC__FB(b0, lit, 6), WSC__FB(b0, lit, 7), WSC__FB(b0, lit, 8),       \
+            WSC__FB(b0, lit, 9)},                                               \
+           lit}                                                                 \
+             .h[10 - WSC__FHL(lit)],                                            \
+        WSC__FHL(lit) + sizeof(lit) - 1                                         \
+    }
+
+/* Frames data once (unmasked, as a server sends) so that it can be written
+ * to many connections with wsc_conn_write_framed(). out->data is owned by
+ * the caller: release it with wsc_frame_free(). type is WSC_TEXT,
+ * WSC_BINARY, WSC_PING or WSC_PONG. Returns 0, WSC_EINVAL, WSC_ENOMEM.
+ * Thread-safety: any thread. */
+WSC_API int wsc_frame_new(wsc_framed *out, wsc_msg_type type, const void *data, size_t len);
+WSC_API void wsc_frame_free(wsc_framed *frame);
+
+/* ---- server ------------------------------------------------------------- */
+
+typedef struct wsc_server wsc_server;
+typedef struct wsc_conn wsc_conn;
+typedef struct wsc_handshake wsc_handshake;
+
+/* Returned by init to close the connection without any HTTP response. */
+#define WSC_REJECT_SILENT (-1)
+
+/* Callbacks of a server. Only `message` is required. For one connection
+ * callbacks never run concurrently (one message at a time). Callbacks that
+ * return int close the connection when they return non-zero (as an error
+ * returned by a websocket.zig handler does): with 1011 for message and
+ * after_init, as the return value's meaning for init. */
+typedef struct wsc_handler {
+    /* The upgrade request arrived; no response was sent yet, so conn must
+     * not be written to here (use after_init). Return 0 to accept (and set
+     * *user to per-connection data, passed to every later callback); a
+     * value from 400 to 599 to reject with that HTTP status;
+     * WSC_REJECT_SILENT to close with no response; any other non-zero
+     * value rejects with 400. hs is valid only during this call. NULL:
+     * accept every request. */
+    int (*init)(wsc_handshake *hs, wsc_conn *conn, void *app, void **user);
+    /* The 101 response was sent: the first moment writes are allowed. */
+    int (*after_init)(wsc_conn *conn, void *user, void *app);
+    /* A complete text or binary message. msg->data is valid until return. */
+    int (*message)(wsc_conn *conn, void *user, const wsc_msg *msg);
+    /* The connection is ending, whatever the reason (peer close, server
+     * close, protocol error, reset, timeout, stop). Called exactly once for
+     * every connection whose init accepted it; the socket may be gone. conn
+     * stays valid until this returns (longer with wsc_conn_retain). */
+    void (*close)(wsc_conn *conn, void *user);
+    /* A close frame arrived. NULL: reply with a close frame echoing the
+     * code (RFC 6455 section 5.5.1), then close. Non-NULL: the handler
+     * decides; the connection closes when it calls wsc_conn_close. */
+    int (*client_close)(wsc_conn *conn, void *user, unsigned code, const uint8_t *reason,
+                        size_t reason_len);
+    /* A ping arrived. NULL: reply with a pong carrying the same payload. */
+    int (*client_ping)(wsc_conn *conn, void *user, const uint8_t *data, size_t len);
+    /* A pong arrived. NULL: ignore it. */
+    int (*client_pong)(wsc_conn *conn, void *user, const uint8_t *data, size_t len);
+} wsc_handler;
+
+/* Use this for thread_pool.count to run callbacks inline on the worker
+ * thread, with no hand-off (the seed's `thread_pool.count = 0`): fastest,
+ * for handlers that never block. A zero count means the default pool. */
+#define WSC_THREAD_POOL_INLINE (-1)
+/* Use this for port to let the kernel pick a free port (wsc_server_port
+ * tells which). A zero port means the default 9882. */
+#define WSC_PORT_EPHEMERAL (-1)
+
+typedef struct wsc_server_config {
+    int port;                /* 9882; WSC_PORT_EPHEMERAL: any free port */
+    const char *address;     /* "127.0.0.1"; IPv4 or IPv6 literal ("::1") or
+                                host name; ignored when unix_path is set */
+    const char *unix_path;   /* listen on a unix socket instead */
+    unsigned worker_count;   /* event loops sharing the listener: 1 */
+    size_t max_conn;         /* per worker: 16384; beyond it new
+                                connections are accepted and closed at once */
+    size_t max_message_size; /* 65536; larger messages close with 1009 */
+    size_t max_buffered;     /* outbound bytes queued per connection before
+                                it closes with 1008 (a peer that stopped
+                                reading): max(1 MiB, 2 * max_message_size) */
+    bool blocking;           /* thread-per-connection mode instead of epoll */
+    bool no_utf8_check;      /* skip UTF-8 validation of text messages
+                                (default: validate; invalid closes 1007) */
+    struct {
+        unsigned timeout;        /* seconds to complete the upgrade request: 10 */
+        size_t max_size;         /* bytes of the upgrade request: 1024 (over: 431) */
+        unsigned max_headers;    /* headers kept for wsc_handshake_header: 0 */
+        unsigned max_res_headers; /* extra response headers init may add: 2 */
+        unsigned count;          /* handshake objects kept pooled: 32 */
+    } handshake;
+    struct {
+        int count;          /* handler threads: 4; WSC_THREAD_POOL_INLINE: none */
+        unsigned backlog;   /* queued callbacks before workers stop reading: 500 */
+        size_t buffer_size; /* each thread's arena buffer: 32768 */
+    } thread_pool;
+    struct {
+        size_t small_pool; /* pooled small buffers; 0: each connection owns one */
+        size_t small_size; /* 2048 */
+        size_t large_pool; /* pooled large buffers: 8 */
+        size_t large_size; /* min(2 * small_size, max_message_size) */
+    } buffers;
+} wsc_server_config;
+
+/* Creates a server: validates cfg (WSC_ECONFIG with a message naming the
+ * field), binds and listens. handler is copied; cfg strings are copied.
+ * Returns NULL on failure, with err filled when non-NULL.
+ * Thread-safety: any thread. */
+WSC_API wsc_server *wsc_server_new(const wsc_handler *handler, const wsc_server_config *cfg,
+                                   wsc_err *err);
+/* Runs the server in the calling thread until wsc_server_stop. app is
+ * passed to init and after_init. Returns 0 after a stop, or an error.
+ * Thread-safety: call once. */
+WSC_API int wsc_server_listen(wsc_server *srv, void *app);
+/* Like wsc_server_listen in a new thread; returns once the server accepts
+ * connections. Join *thread after wsc_server_stop.
+ * Thread-safety: call once. */
+WSC_API int wsc_server_listen_thread(wsc_server *srv, void *app, pthread_t *thread);
+/* Stops the server: stops accepting, sends close 1001 to every open
+ * connection, runs every close callback, and makes listen return.
+ * Thread-safety: any thread, and async-signal-safe (a signal handler). */
+WSC_API void wsc_server_stop(wsc_server *srv);
+/* Frees a server that is not running (after listen returned, or never
+ * started). Thread-safety: one thread, after the listen thread ended. */
+WSC_API void wsc_server_free(wsc_server *srv);
+/* The TCP port the server listens on (useful with WSC_PORT_EPHEMERAL).
+ * Thread-safety: any thread. */
+WSC_API int wsc_server_port(const wsc_server *srv);
+/* True when srv runs in thread-per-connection (blocking) mode.
+ * Thread-safety: any thread. */
+WSC_API bool wsc_server_blocking(const wsc_server *srv);
+/* True when this build has no event loop for the platform and always
+ * runs in blocking mode (false on Linux). Thread-safety: any thread. */
+WSC_API bool wsc_blocking_mode(void);
+
+/* ---- handshake (valid only during init) --------------------------------- */
+
+WSC_API wsc_str wsc_handshake_method(const wsc_handshake *hs);
+WSC_API wsc_str wsc_handshake_url(const wsc_handshake *hs);   /* path and query */
+WSC_API wsc_str wsc_handshake_path(const wsc_handshake *hs);
+WSC_API wsc_str wsc_handshake_query(const wsc_handshake *hs); /* after '?', raw */
+WSC_API wsc_str wsc_handshake_raw(const wsc_handshake *hs);   /* the request bytes */
+/* Value of query parameter `name`, percent-decoded into buf (NUL-terminated).
+ * Returns its length, WSC_EINVAL when absent, WSC_EFULL when buf is small. */
+WSC_API int wsc_handshake_query_param(const wsc_handshake *hs, const char *name, char *buf,
+                                      size_t cap);
+/* Header value by case-insensitive name. Only the first
+ * handshake.max_headers headers are kept (the seed's rule); Origin,
+ * Sec-WebSocket-Protocol and Sec-WebSocket-Extensions are always kept. */
+WSC_API wsc_str wsc_handshake_header(const wsc_handshake *hs, const char *name);
+/* Iterates the kept headers: start with *iter = 0; returns false at the end.
+ * Names are as sent. */
+WSC_API bool wsc_handshake_header_next(const wsc_handshake *hs, size_t *iter, wsc_str *name,
+                                       wsc_str *value);
+/* The peer's address (for a unix socket: family AF_UNIX). */
+WSC_API const struct sockaddr *wsc_handshake_address(const wsc_handshake *hs, socklen_t *len);
+/* Adds a header to the 101 response (a subprotocol, a cookie). name and
+ * value are copied. Returns WSC_EFULL beyond handshake.max_res_headers,
+ * WSC_EINVAL for an empty name or CR/LF/NUL in either. */
+WSC_API int wsc_handshake_add_response_header(wsc_handshake *hs, const char *name,
+                                              const char *value);
+
+/* ---- connections -------------------------------------------------------- */
+/* All of these: Thread-safety: any thread, while the connection lives (until
+ * its close callback returns, or longer with wsc_conn_retain); writes from
+ * one thread are sent in order; they never block a worker loop: what the
+ * socket does not take is queued. They return WSC_ECLOSED once the
+ * connection is closing, WSC_EFULL when the queue cap (max_buffered) is hit
+ * (the connection then closes with 1008). */
+
+/* Sends one message. data is copied (or written) before return. */
+WSC_API int wsc_conn_write(wsc_conn *conn, wsc_msg_type type, const void *data, size_t len);
+WSC_API int wsc_conn_write_text(wsc_conn *conn, const char *data, size_t len);
+WSC_API int wsc_conn_write_binary(wsc_conn *conn, const void *data, size_t len);
+WSC_API int wsc_conn_ping(wsc_conn *conn, const void *data, size_t len); /* len <= 125 */
+WSC_API int wsc_conn_pong(wsc_conn *conn, const void *data, size_t len); /* len <= 125 */
+/* Sends bytes that are already one or more complete frames (WSC_FRAME_TEXT,
+ * wsc_frame_new). */
+WSC_API int wsc_conn_write_framed(wsc_conn *conn, const void *frame, size_t len);
+/* Starts the close handshake with code (0: 1000) and reason (NULL or at
+ * most 123 bytes of UTF-8). Returns WSC_EINVAL for a code that may not be
+ * sent (section 7.4) or a bad reason. The close callback follows. A second
+ * call does nothing. */
+WSC_API int wsc_conn_close(wsc_conn *conn, unsigned code, const char *reason);
+/* Outbound bytes queued and not yet taken by the socket. */
+WSC_API size_t wsc_conn_buffered(const wsc_conn *conn);
+/* The user pointer init set. */
+WSC_API void *wsc_conn_user(const wsc_conn *conn);
+/* Keeps conn's memory valid after its close callback; writes then return
+ * WSC_ECLOSED. Each retain needs one release. */
+WSC_API void wsc_conn_retain(wsc_conn *conn);
+WSC_API void wsc_conn_release(wsc_conn *conn);
+
+/* ---- message writer ----------------------------------------------------- */
+
+typedef struct wsc_writer wsc_writer;
+
+/* A buffer that builds one message and sends it on flush. With an arena
+ * (msg->arena in a callback) it lives on the arena and needs no free; with
+ * NULL it is on the heap and needs wsc_writer_free. Returns NULL when out of
+ * memory. Thread-safety: one thread uses a writer at a time. */
+WSC_API wsc_writer *wsc_writer_new(wsc_conn *conn, wsc_msg_type type, wsc_arena *arena);
+WSC_API int wsc_writer_write(wsc_writer *w, const void *data, size_t len);
+WSC_API int wsc_writer_printf(wsc_writer *w, const char *fmt, ...) WSC_PRINTF(2, 3);
+WSC_API int wsc_writer_vprintf(wsc_writer *w, const char *fmt, va_list ap) WSC_PRINTF(2, 0);
+/* Bytes buffered so far. */
+WSC_API size_t wsc_writer_len(const wsc_writer *w);
+/* Sends the buffered bytes as one message and empties the writer. */
+WSC_API int wsc_writer_flush(wsc_writer *w);
+WSC_API void wsc_writer_free(wsc_writer *w);
+
+/* ---- testing helpers for handlers --------------------------------------- */
+
+typedef struct wsc_test wsc_test;
+
+/* A connected pair of real sockets on 127.0.0.1: wsc_test_conn() is the
+ * server side, for handler code under test; the expect functions read what
+ * a client would receive. Returns NULL on failure. Thread-safety: one
+ * thread. */
+WSC_API wsc_test *wsc_test_init(void);
+WSC_API wsc_conn *wsc_test_conn(wsc_test *t);
+/* Reads the next frame the client side received (waiting up to 2 s) and
+ * checks its type and payload. Returns 0, or WSC_EMISMATCH / WSC_ETIMEDOUT
+ * with a description on standard error. */
+WSC_API int wsc_test_expect_message(wsc_test *t, wsc_msg_type type, const void *data,
+                                    size_t len);
+/* Checks that the next frame is a close frame. */
+WSC_API int wsc_test_expect_close(wsc_test *t);
+WSC_API void wsc_test_free(wsc_test *t);
+
+/* ---- client ------------------------------------------------------------- */
+
+typedef struct wsc_client wsc_client;
+typedef struct wsc_buffer_provider wsc_buffer_provider;
+typedef struct wsc_ca_store wsc_ca_store;
+
+/* A pool of count buffers of size bytes shared by many clients: a message
+ * that fits takes a pooled buffer; a larger one, or one arriving while the
+ * pool is drained, gets a heap buffer. Free it after its clients.
+ * Thread-safety: any thread. */
+WSC_API wsc_buffer_provider *wsc_buffer_provider_new(size_t count, size_t size);
+WSC_API void wsc_buffer_provider_free(wsc_buffer_provider *p);
+
+/* Trusted CA certificates loaded once and shared by many TLS clients (the
+ * seed's CA bundle). ca_file and ca_path NULL: the system's store. Free it
+ * after its clients. Thread-safety: any thread. */
+WSC_API wsc_ca_store *wsc_ca_store_new(const char *ca_file, const char *ca_path, wsc_err *err);
+WSC_API void wsc_ca_store_free(wsc_ca_store *store);
+
+typedef struct wsc_client_config {
+    const char *host;           /* required: name or IP literal */
+    int port;                   /* 80 (ws) or 443 (tls) */
+    bool tls;                   /* wss: TLS 1.2 or 1.3, SNI, verification */
+    bool tls_no_verify;         /* tests only: accept any certificate */
+    const char *ca_file;        /* trust these instead of the system store */
+    const char *ca_path;
+    wsc_ca_store *ca_store;     /* shared store (wins over ca_file/ca_path) */
+    size_t max_size;            /* largest message: 65536 */
+    size_t buffer_size;         /* the client's own read buffer: 4096 */
+    wsc_buffer_provider *buffer_provider; /* optional shared pool */
+    unsigned connect_timeout_ms; /* 10000 */
+} wsc_client_config;
+
+/* Connects (TCP, then TLS when cfg->tls). The handshake follows with
+ * wsc_client_handshake. Returns NULL on failure with err filled.
+ * Thread-safety: any thread. */
+WSC_API wsc_client *wsc_client_new(const wsc_client_config *cfg, wsc_err *err);
+
+typedef struct wsc_handshake_opts {
+    unsigned timeout_ms; /* 10000 */
+    const char *headers; /* extra raw headers, "Name: value" separated by
+                            "\r\n"; Host is added unless present */
+} wsc_handshake_opts;
+
+/* Sends the upgrade request for path and checks the answer (status 101,
+ * Upgrade, Connection, Sec-WebSocket-Accept). opts may be NULL. A non-101
+ * answer returns WSC_EHANDSHAKE with err->http_status set.
+ * Thread-safety: once, before reads and writes. */
+WSC_API int wsc_client_handshake(wsc_client *c, const char *path, const wsc_handshake_opts *opts,
+                                 wsc_err *err);
+/* wsc_client_new + wsc_client_handshake from a URL: ws://host[:port]/path
+ * or wss://..., IPv6 literals in brackets. cfg may be NULL (defaults); its
+ * host, port and tls are taken from the URL. */
+WSC_API wsc_client *wsc_client_connect_url(const char *url, const wsc_client_config *cfg,
+                                           const wsc_handshake_opts *opts, wsc_err *err);
+
+/* Makes wsc_client_read return WSC_ETIMEDOUT after ms without a complete
+ * message (0: block). Thread-safety: the reading thread. */
+WSC_API int wsc_client_read_timeout(wsc_client *c, unsigned ms);
+/* Reads one complete message: text, binary, ping, pong or close. Returns 0,
+ * WSC_ETIMEDOUT, WSC_ECLOSED after the connection ended, or the protocol
+ * error that ended it (the matching close frame was sent). Release the
+ * message with wsc_client_done. Thread-safety: one reading thread, and
+ * not while a read loop runs. */
+WSC_API int wsc_client_read(wsc_client *c, wsc_msg *msg);
+WSC_API void wsc_client_done(wsc_client *c, wsc_msg *msg);
+
+/* Writes one frame of type (text, binary, ping, pong, close), masking data
+ * IN PLACE (the caller's buffer is modified, as in websocket.zig).
+ * Thread-safety: any thread; frames are never interleaved. */
+WSC_API int wsc_client_write(wsc_client *c, wsc_msg_type type, void *data, size_t len);
+WSC_API int wsc_client_write_text(wsc_client *c, char *data, size_t len);
+WSC_API int wsc_client_write_binary(wsc_client *c, void *data, size_t len);
+WSC_API int wsc_client_write_ping(wsc_client *c, void *data, size_t len);
+WSC_API int wsc_client_write_pong(wsc_client *c, void *data, size_t len);
+/* Like wsc_client_write for const data: copies it first. */
+WSC_API int wsc_client_write_copy(wsc_client *c, wsc_msg_type type, const void *data, size_t len);
+/* Sends a close frame (code 0: 1000; reason NULL or <= 123 bytes) and
+ * closes the connection once the server answers (or after a short wait).
+ * A no-op on a closed client. Thread-safety: any thread. */
+WSC_API int wsc_client_close(wsc_client *c, unsigned code, const char *reason);
+
+/* Callbacks of a read loop; only message is required. Returning non-zero
+ * from a callback ends the loop (closing with 1011). */
+typedef struct wsc_client_handler {
+    int (*message)(wsc_client *c, void *user, const wsc_msg *msg);
+    /* NULL: answer with a pong. */
+    int (*ping)(wsc_client *c, void *user, const uint8_t *data, size_t len);
+    /* NULL: ignore. */
+    int (*pong)(wsc_client *c, void *user, const uint8_t *data, size_t len);
+    /* NULL: answer the close handshake and end the loop. */
+    int (*close_frame)(wsc_client *c, void *user, unsigned code, const uint8_t *reason,
+                       size_t reason_len);
+    /* Called exactly once when the loop ends. */
+    void (*close)(wsc_client *c, void *user);
+} wsc_client_handler;
+
+/* Reads messages and dispatches them until the connection ends. Returns 0
+ * after a clean close, or the error that ended it. Thread-safety: one
+ * thread; writes and close from others are fine. */
+WSC_API int wsc_client_read_loop(wsc_client *c, const wsc_client_handler *h, void *user);
+/* Runs the read loop in a new thread (join or detach *thread). */
+WSC_API int wsc_client_read_loop_thread(wsc_client *c, const wsc_client_handler *h, void *user,
+                                        pthread_t *thread);
+/* Closes the socket if open and frees the client. Thread-safety: after
+ * every other use, including a read loop thread, has ended. */
+WSC_API void wsc_client_free(wsc_client *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
