@@ -53,7 +53,7 @@ ASAN_TESTS := $(patsubst tests/unit/%.c,build/asan/test/%,$(TEST_SRC))
 TSAN_TESTS := $(patsubst tests/unit/%.c,build/tsan/test/%,$(MT_SRC))
 FUZZERS    := $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 
-.PHONY: all lib asan tsan test fuzz fuzz-build bench install clean check-symbols
+.PHONY: all lib asan tsan test fuzz fuzz-build bench install clean check-symbols check-clang
 .DEFAULT_GOAL := all
 
 all: lib $(REL_BIN) $(if $(HAVE_LWS),build/bin/lws_echo)
@@ -123,6 +123,12 @@ check-symbols: build/lib/libwsc.so
 	@bad=$$(nm -D --defined-only $< | awk '{print $$3}' | grep -v '^wsc_' | grep -v '^_' || true); \
 	if [ -n "$$bad" ]; then echo "exported symbols without wsc_ prefix:"; echo "$$bad"; exit 1; fi; \
 	echo "exported symbols ok"
+
+# Compiles every C file with clang and the same warnings (gcc builds the rest),
+# so both compilers stay warning-free.
+check-clang:
+	@for f in $(LIB_SRC) $(TEST_SRC) $(PROG_SRC) $(wildcard $(addsuffix /*.c,$(PROG_DIRS))) $(FUZZ_SRC); do \
+	    clang $(BASE) -fsyntax-only $$f || exit 1; done; echo "clang: no warnings"
 
 # ---- fuzzing ---------------------------------------------------------------
 build/fuzz/fuzz_%: fuzz/fuzz_%.c build/fuzz/libwsc_proto.a
