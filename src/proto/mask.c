@@ -189,6 +189,7 @@ static bool fill_entropy(uint8_t *buf, size_t n)
 
 static void reseed(void)
 {
+    memset(rng.block, 0, sizeof rng.block);
     uint32_t k[8];
     if (!fill_entropy((uint8_t *)k, sizeof k)) {
         /* No entropy source at all: never fall back to a fixed key; stir in what varies (time, pid,
@@ -215,9 +216,16 @@ static void reseed(void)
 
 void wsc__mask_key_new(uint8_t key[4])
 {
-    if (rng.pos == 0 || rng.pos >= 16) {
-        /* A forked child inherits this thread's state: re-key so it does not repeat the parent's keys. */
-        if (!rng.seeded || rng.counter >= RESEED_BLOCKS || getpid() != rng.pid)
+    /* A forked child inherits this thread's state, including unused keys of the current block: the pid
+       check on every call (one cheap syscall, next to the write that sends the frame) re-keys the child
+       so it never repeats the parent's keys. */
+    pid_t pid = getpid();
+    if (!rng.seeded || pid != rng.pid) {
+        reseed();
+        rng.pos = 16;
+    }
+    if (rng.pos >= 16) {
+        if (rng.counter >= RESEED_BLOCKS)
             reseed();
         chacha20_block(rng.key, rng.counter++, rng.block);
         rng.pos = 0;

@@ -20,7 +20,7 @@ void wsc__mask_copy(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t ke
  * from earlier frames). Source: a per-thread ChaCha20 keystream keyed from getrandom(2) (falling
  * back to /dev/urandom), so one syscall seeds many keys and earlier keys reveal nothing about later
  * ones. The state is thread-local (the only mutable state of the proto layer) and is re-keyed after
- * fork (checked by pid) and after every 2^20 keys. Thread-safety: safe from any thread. */
+ * fork (getpid is compared on every call) and after every 2^20 keys. Thread-safety: safe from any thread. */
 void wsc__mask_key_new(uint8_t key[4]);
 
 #endif
