@@ -97,13 +97,14 @@ typedef struct {
 bool wsc__accept_key(const char *key, size_t key_len, char out[29]);
 
 /* True if key[0..len) is a valid Sec-WebSocket-Key: 24 base64 characters
- * decoding to exactly 16 bytes (22 alphabet characters then "=="). */
+ * decoding to exactly 16 bytes (22 alphabet characters then "=="; non-zero
+ * padding bits are tolerated). */
 bool wsc__hs_key_valid(const char *key, size_t len);
 
 /* ------------------------------------------------------------- server side */
 
-/* Server-side request parser. Fields marked "out" are set on COMPLETE (and
- * method/url/http_status/err on ERROR where known); the rest is private. */
+/* Server-side request parser. Fields marked "out" are set on COMPLETE; on
+ * ERROR only err and http_status are meaningful. The rest is private. */
 typedef struct {
     /* config (set by init) */
     wsc__hs_header *headers; /* caller's array of max_headers entries, or NULL */
@@ -182,16 +183,20 @@ int wsc__query_get(const char *query, size_t query_len, const char *name, char *
 
 /* 101 Switching Protocols with Sec-WebSocket-Accept computed from the client's
  * key[0..key_len) and the extra headers (e.g. Sec-WebSocket-Protocol,
- * Set-Cookie; names must be tokens, values free of CR, LF, NUL). Writes into
- * out[0..cap), sets *out_len. Returns 0, WSC__HS_EINVAL, WSC__HS_ENOSPC or
- * WSC__HS_ECRYPTO. */
+ * Set-Cookie; names must be tokens, values free of CR, LF, NUL and other
+ * controls; Upgrade, Connection, Sec-WebSocket-Accept, Content-Length and
+ * Transfer-Encoding are refused since we send or forbid them). Writes into
+ * out[0..cap), sets *out_len (on ENOSPC: the size needed; out may be NULL to
+ * ask for it). Returns 0, WSC__HS_EINVAL, WSC__HS_ENOSPC or WSC__HS_ECRYPTO. */
 int wsc__http_response_101(char *out, size_t cap, size_t *out_len, const char *key,
                            size_t key_len, const wsc__hs_header *extra, size_t n_extra);
 
 /* An error response: status line, Content-Type: text/plain, Content-Length,
  * Connection: close, for 426 also Sec-WebSocket-Version: 13, the extra headers
- * (e.g. WWW-Authenticate), and a short body (body NULL = the reason phrase).
- * status must be 200..599 and not 101. Returns as wsc__http_response_101. */
+ * (e.g. WWW-Authenticate; same rules as for the 101, and Content-Type and
+ * Sec-WebSocket-Version are ours too), and a short body (body: a NUL-terminated
+ * string, NULL = the reason phrase). status must be 200..599.
+ * Returns 0, WSC__HS_EINVAL or WSC__HS_ENOSPC, as wsc__http_response_101. */
 int wsc__http_response_error(char *out, size_t cap, size_t *out_len, int status,
                              const char *body, const wsc__hs_header *extra, size_t n_extra);
 
@@ -213,7 +218,9 @@ bool wsc__hs_key_new(char out[25]);
  * separated by CRLF, trailing CRLF optional, may be NULL/0. Rejected with
  * WSC__HS_EINVAL: bare CR or LF, empty lines, lines that are not "name: value",
  * and Upgrade/Connection/Sec-WebSocket-Key/Sec-WebSocket-Version in extra (they
- * would contradict ours). Returns 0, WSC__HS_EINVAL or WSC__HS_ENOSPC. */
+ * would contradict ours), Content-Length and Transfer-Encoding. out may be
+ * NULL to ask for the size. Returns 0, WSC__HS_EINVAL or WSC__HS_ENOSPC (*out_len
+ * = size needed). */
 int wsc__http_request_build(char *out, size_t cap, size_t *out_len, const char *host,
                             const char *path, const char *key, const char *extra,
                             size_t extra_len);
@@ -235,8 +242,9 @@ typedef struct {
     unsigned extensions_count;
 } wsc__http_response;
 
-/* Prepares r for the answer to a request sent with key (24 chars). max_size 0
- * means WSC__HS_DEFAULT_RESPONSE_MAX. Returns false if OpenSSL fails. */
+/* Prepares r for the answer to a request sent with key (NUL-terminated, 24
+ * chars). max_size 0 means WSC__HS_DEFAULT_RESPONSE_MAX. Returns false if the
+ * key is invalid or OpenSSL fails (every response then fails the accept check). */
 bool wsc__http_response_init(wsc__http_response *r, size_t max_size, const char *key);
 
 /* Parses buf[0..len) (everything received so far). A status other than 101 is

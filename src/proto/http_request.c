@@ -1,0 +1,289 @@
+/* Server side of the opening handshake: the client's upgrade request,
+ * RFC 6455 section 4.2.1 on RFC 9112 message syntax. */
+#include "proto/handshake.h"
+
+#include <string.h>
+
+#include "proto/http_lex.h"
+
+void wsc__http_request_init(wsc__http_request *r, size_t max_size, wsc__hs_header *headers,
+                            size_t max_headers)
+{
+    memset(r, 0, sizeof *r);
+    r->max_size = max_size ? max_size : WSC__HS_DEFAULT_REQUEST_MAX;
+    r->headers = headers;
+    r->max_headers = headers ? max_headers : 0;
+}
+
+static enum wsc__hs_result fail(wsc__http_request *r, enum wsc__hs_err e)
+{
+    r->err = e;
+    r->http_status = wsc__hs_err_http_status(e);
+    r->len = 0;
+    return WSC__HS_ERROR;
+}
+
+static bool alpha(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* Splits the request target into path and query. Origin-form ("/p?q") is what
+ * clients send; absolute-form ("ws://host/p?q") must be accepted too (RFC 9112
+ * 3.2.2). A fragment never belongs in a WebSocket URI (RFC 6455 3). */
+static enum wsc__hs_err split_target(wsc__http_request *r)
+{
+    const char *t = r->url;
+    size_t n = r->url_len, i = 0, path_begin, q;
+
+    for (size_t k = 0; k < n; k++) {
+        unsigned char c = (unsigned char)t[k];
+        /* RFC 3986 characters only: no obs-text, no '#'. */
+        if (c <= 0x20 || c >= 0x7f || c == '#')
+            return WSC__HS_E_TARGET;
+    }
+    if (n > 0 && t[0] == '/') {
+        path_begin = 0;
+    } else {
+        if (n == 0 || !alpha((unsigned char)t[0]))
+            return WSC__HS_E_TARGET;
+        while (i < n && (alpha((unsigned char)t[i]) || (t[i] >= '0' && t[i] <= '9') ||
+                         t[i] == '+' || t[i] == '-' || t[i] == '.'))
+            i++;
+        if (n - i < 3 || memcmp(t + i, "://", 3) != 0)
+            return WSC__HS_E_TARGET;
+        i += 3;
+        path_begin = i;
+        while (path_begin < n && t[path_begin] != '/' && t[path_begin] != '?')
+            path_begin++;
+        if (path_begin == i) /* no authority */
+            return WSC__HS_E_TARGET;
+    }
+    q = path_begin;
+    while (q < n && t[q] != '?')
+        q++;
+    if (q == path_begin) {
+        r->path = "/";
+        r->path_len = 1;
+    } else {
+        r->path = t + path_begin;
+        r->path_len = q - path_begin;
+    }
+    if (q < n) {
+        r->query = t + q + 1;
+        r->query_len = n - q - 1;
+    } else {
+        r->query = NULL;
+        r->query_len = 0;
+    }
+    return WSC__HS_OK;
+}
+
+/* request-line = method SP request-target SP HTTP-version (RFC 9112 3). */
+static enum wsc__hs_err request_line(wsc__http_request *r, const char *l, size_t n)
+{
+    size_t i = 0, t0, t1;
+
+    while (i < n && wsc__http_tchar((unsigned char)l[i]))
+        i++;
+    if (i == 0 || i == n || l[i] != ' ')
+        return WSC__HS_E_SYNTAX;
+    r->method = l;
+    r->method_len = i;
+    t0 = ++i;
+    while (i < n && l[i] != ' ')
+        i++;
+    t1 = i;
+    if (t1 == t0 || i == n)
+        return WSC__HS_E_SYNTAX;
+    r->url = l + t0;
+    r->url_len = t1 - t0;
+    i++;
+    /* HTTP-version = "HTTP/" DIGIT "." DIGIT, case-sensitive. */
+    if (n - i != 8 || memcmp(l + i, "HTTP/", 5) != 0 || l[i + 5] < '0' || l[i + 5] > '9' ||
+        l[i + 6] != '.' || l[i + 7] < '0' || l[i + 7] > '9')
+        return WSC__HS_E_SYNTAX;
+    /* RFC 6455 4.2.1 item 1: the method is GET (methods are case-sensitive).
+       We answer 400 rather than 405 since no other method exists here. */
+    if (r->method_len != 3 || memcmp(r->method, "GET", 3) != 0)
+        return WSC__HS_E_METHOD;
+    /* Item 1 again: HTTP/1.1 or higher; 1.0 has no Upgrade and 2+ never
+       arrives as text, so 1.1 is the only version that can upgrade here. */
+    if (memcmp(l + i + 5, "1.1", 3) != 0)
+        return WSC__HS_E_HTTP_VERSION;
+    return split_target(r);
+}
+
+static bool is_zero(const char *v, size_t n)
+{
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (v[i] != '0')
+            return false;
+    return true;
+}
+
+static void lowercase(char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] >= 'A' && s[i] <= 'Z')
+            s[i] = (char)(s[i] + ('a' - 'A'));
+}
+
+/* The whole head buf[0..head_len) is in and every byte passed the scanner:
+ * set the pointers into buf and apply section 4.2.1. */
+static enum wsc__hs_result finish(wsc__http_request *r, char *buf, size_t head_len)
+{
+    size_t first = wsc__http_find_cr(buf, 0, head_len), i;
+    unsigned host = 0, upgrade_ok = 0, connection_ok = 0, keys = 0, versions = 0, bad_version = 0;
+    unsigned origins = 0;
+    bool body = false;
+    enum wsc__hs_err e;
+
+    r->header_count = r->header_total = 0;
+    r->host = r->key = r->origin = r->protocol = r->extensions = NULL;
+    r->host_len = r->key_len = r->origin_len = r->protocol_len = r->extensions_len = 0;
+    r->protocol_count = r->extensions_count = 0;
+
+    if (first == 0) /* the head is only an empty line */
+        return fail(r, WSC__HS_E_SYNTAX);
+    e = request_line(r, buf, first);
+    if (e != WSC__HS_OK)
+        return fail(r, e);
+
+    for (i = first + 2; i < head_len - 2;) {
+        size_t end = wsc__http_find_cr(buf, i, head_len);
+        wsc__hs_header h;
+
+        if (!wsc__http_field_split(buf + i, end - i, &h))
+            return fail(r, WSC__HS_E_SYNTAX);
+        /* Field names are case-insensitive (RFC 9110 5.1): lowercasing them in
+           place lets lookups compare bytes and shows users the seed's names. */
+        lowercase(buf + i, h.name_len);
+        i = end + 2;
+        r->header_total++;
+        if (r->header_count < r->max_headers)
+            r->headers[r->header_count++] = h;
+
+#define IS(lit) (h.name_len == sizeof(lit) - 1 && memcmp(h.name, lit, sizeof(lit) - 1) == 0)
+        if (IS("host")) {
+            host++;
+            r->host = h.value;
+            r->host_len = h.value_len;
+        } else if (IS("upgrade")) {
+            /* 4.2.1 items 3-4: token lists, case-insensitive, possibly spread
+               over several field lines (RFC 9110 5.3). */
+            upgrade_ok |= wsc__hs_token_list_has(h.value, h.value_len, "websocket");
+        } else if (IS("connection")) {
+            connection_ok |= wsc__hs_token_list_has(h.value, h.value_len, "upgrade");
+        } else if (IS("sec-websocket-key")) {
+            keys++;
+            r->key = h.value;
+            r->key_len = h.value_len;
+        } else if (IS("sec-websocket-version")) {
+            versions++;
+            bad_version |= !(h.value_len == 2 && memcmp(h.value, "13", 2) == 0);
+        } else if (IS("origin")) {
+            origins++;
+            r->origin = h.value;
+            r->origin_len = h.value_len;
+        } else if (IS("sec-websocket-protocol")) {
+            if (r->protocol_count++ == 0) {
+                r->protocol = h.value;
+                r->protocol_len = h.value_len;
+            }
+        } else if (IS("sec-websocket-extensions")) {
+            if (r->extensions_count++ == 0) {
+                r->extensions = h.value;
+                r->extensions_len = h.value_len;
+            }
+        } else if (IS("content-length")) {
+            body |= !is_zero(h.value, h.value_len);
+        } else if (IS("transfer-encoding")) {
+            body = true;
+        }
+#undef IS
+    }
+
+    /* RFC 9112 3.2: exactly one Host, else 400. */
+    if (host != 1)
+        return fail(r, WSC__HS_E_HOST);
+    if (!upgrade_ok)
+        return fail(r, WSC__HS_E_UPGRADE);
+    if (!connection_ok)
+        return fail(r, WSC__HS_E_CONNECTION);
+    /* 4.2.1 item 5: one key, base64 of 16 bytes; two keys would make the
+       accept value ambiguous. */
+    if (keys != 1 || !wsc__hs_key_valid(r->key, r->key_len))
+        return fail(r, WSC__HS_E_KEY);
+    if (origins > 1)
+        return fail(r, WSC__HS_E_DUPLICATE);
+    /* A GET with a body has no meaning (RFC 9110 9.3.1), and here whatever
+       follows the head is read as WebSocket frames, so a declared body would
+       be misread as frames: refuse it. */
+    if (body)
+        return fail(r, WSC__HS_E_BODY);
+    /* 4.2.1 item 6 and 4.2.2: version 13 only; last, so a client of another
+       version that is otherwise well-formed learns which version to retry. */
+    if (versions == 0 || bad_version)
+        return fail(r, WSC__HS_E_WS_VERSION);
+
+    r->raw = buf;
+    r->len = head_len;
+    r->err = WSC__HS_OK;
+    r->http_status = 0;
+    return WSC__HS_COMPLETE;
+}
+
+enum wsc__hs_result wsc__http_request_parse(wsc__http_request *r, char *buf, size_t len)
+{
+    if (r->err != WSC__HS_OK)
+        return WSC__HS_ERROR;
+    if (r->len != 0)
+        return len >= r->len ? finish(r, buf, r->len) : fail(r, WSC__HS_E_SYNTAX);
+    for (;;) {
+        size_t lb = 0, le = 0;
+        switch (wsc__http_scan_next(&r->scan, buf, len, r->max_size, &lb, &le)) {
+        case WSC__SCAN_MORE:
+            return WSC__HS_INCOMPLETE;
+        case WSC__SCAN_TOO_LARGE:
+            return fail(r, WSC__HS_E_TOO_LARGE);
+        case WSC__SCAN_BAD:
+            return fail(r, WSC__HS_E_SYNTAX);
+        case WSC__SCAN_LINE:
+            /* Check the request line as soon as it is in, so a wrong method or
+               version is refused before the client sends (or trickles) the
+               rest. The pointers it sets are recomputed by finish(). */
+            if (lb == 0) {
+                enum wsc__hs_err e = request_line(r, buf, le);
+                if (e != WSC__HS_OK)
+                    return fail(r, e);
+            }
+            break;
+        case WSC__SCAN_END:
+            return finish(r, buf, le);
+        }
+    }
+}
+
+const char *wsc__http_request_header(const wsc__http_request *r, const char *name,
+                                     size_t *value_len)
+{
+    for (size_t i = 0; i < r->header_count; i++) {
+        const wsc__hs_header *h = &r->headers[i];
+        if (wsc__http_ieq(h->name, h->name_len, name)) {
+            if (value_len)
+                *value_len = h->value_len;
+            return h->value;
+        }
+    }
+    if (value_len)
+        *value_len = 0;
+    return NULL;
+}
+
+const wsc__hs_header *wsc__http_request_header_at(const wsc__http_request *r, size_t i)
+{
+    return i < r->header_count ? &r->headers[i] : NULL;
+}
