@@ -122,6 +122,11 @@ void wsc__buffers_put(wsc__buffers *b, wsc__buf *buf)
     buf->cap = 0;
 }
 
+bool wsc__buffers_pooled(const wsc__buffers *b, const wsc__buf *buf)
+{
+    return buf->data && pooled(b, buf->data);
+}
+
 size_t wsc__buffers_small_size(const wsc__buffers *b)
 {
     return b->small_size;

@@ -5,6 +5,7 @@
 #ifndef WSC_MEM_BUFFERS_H
 #define WSC_MEM_BUFFERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,6 +45,10 @@ int wsc__buffers_grow(wsc__buffers *b, wsc__buf *buf, size_t size, size_t keep);
 /* Returns buf to its pool or frees it, and sets buf->data NULL and cap 0. A NULL data is a no-op.
  * Thread-safety: any thread. */
 void wsc__buffers_put(wsc__buffers *b, wsc__buf *buf);
+
+/* True when buf's memory belongs to one of the pools (false for heap buffers and NULL data): for tests
+ * and statistics. Thread-safety: any thread. */
+bool wsc__buffers_pooled(const wsc__buffers *b, const wsc__buf *buf);
 
 size_t wsc__buffers_small_size(const wsc__buffers *b);
 size_t wsc__buffers_large_size(const wsc__buffers *b);
