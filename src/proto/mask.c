@@ -15,6 +15,11 @@
 #if defined(__SSE2__) && !defined(WSC_NO_SIMD)
 #include <emmintrin.h>
 #endif
+/* AVX2 is not in the x86-64 baseline: compiled for it per function and chosen at run time. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(WSC_NO_SIMD)
+#define HAVE_AVX2_PATH 1
+#include <immintrin.h>
+#endif
 
 static inline uint32_t load32(const uint8_t *p)
 {
@@ -23,52 +28,98 @@ static inline uint32_t load32(const uint8_t *p)
     return w;
 }
 
-/* The key pattern as it lies in memory from a byte whose payload offset is off: key[off & 3] first. */
+/* The key pattern as it lies in memory from a byte whose payload offset is off: key[off & 3] first,
+ * i.e. the key word rotated by whole bytes (a single rotate instruction). */
 static inline uint32_t key_at(const uint8_t key[4], size_t off)
 {
-    uint8_t k[4];
-    for (int i = 0; i < 4; i++)
-        k[i] = key[(off + (size_t)i) & 3];
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint32_t k = load32(key), r = (uint32_t)(off & 3) * 8;
+    return (k >> r) | (k << ((32u - r) & 31u));
+#elif defined(__BYTE_ORDER__) && defined(__ORDER_BIG_ENDIAN__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    uint32_t k = load32(key), r = (uint32_t)(off & 3) * 8;
+    return (k << r) | (k >> ((32u - r) & 31u));
+#else
+    uint8_t k[4] = {key[off & 3], key[(off + 1) & 3], key[(off + 2) & 3], key[(off + 3) & 3]};
     return load32(k);
+#endif
 }
 
+/* Fewer than 16 bytes: one 8-byte, one 4-byte word and single bytes, no loop over words. */
+static inline void mask_small(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[4], size_t off)
+{
+    size_t i = 0;
+    if (n >= 8) {
+        uint32_t k = key_at(key, off);
+        uint64_t k64 = (uint64_t)k | (uint64_t)k << 32, w;
+        memcpy(&w, src, 8);
+        w ^= k64;
+        memcpy(dst, &w, 8);
+        i = 8;
+    }
+    if (n - i >= 4) {
+        uint32_t w = load32(src + i) ^ key_at(key, off + i);
+        memcpy(dst + i, &w, 4);
+        i += 4;
+    }
+    for (; i < n; i++)
+        dst[i] = src[i] ^ key[(off + i) & 3];
+}
+
+#ifdef HAVE_AVX2_PATH
+/* Masks whole 128-byte blocks from dst/src; returns how many bytes it did. */
+__attribute__((target("avx2"))) static size_t mask_avx2(uint8_t *dst, const uint8_t *src, size_t n, uint32_t k32)
+{
+    __m256i k = _mm256_set1_epi32((int)k32);
+    size_t i = 0;
+    for (; n - i >= 128; i += 128) {
+        __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(src + i));
+        __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(src + i + 32));
+        __m256i c = _mm256_loadu_si256((const __m256i *)(const void *)(src + i + 64));
+        __m256i d = _mm256_loadu_si256((const __m256i *)(const void *)(src + i + 96));
+        _mm256_storeu_si256((__m256i *)(void *)(dst + i), _mm256_xor_si256(a, k));
+        _mm256_storeu_si256((__m256i *)(void *)(dst + i + 32), _mm256_xor_si256(b, k));
+        _mm256_storeu_si256((__m256i *)(void *)(dst + i + 64), _mm256_xor_si256(c, k));
+        _mm256_storeu_si256((__m256i *)(void *)(dst + i + 96), _mm256_xor_si256(d, k));
+    }
+    return i;
+}
+#endif
+
 /* Works for dst == src (in place) as well as for disjoint buffers: each block is fully loaded before
- * it is stored. Bulk work is aligned on dst (stores are what split-line accesses hurt most); src may
- * be at any alignment. */
+ * it is stored. Large runs first align dst to 16 bytes (stores that split cache lines are what cost
+ * most); short ones go straight to unaligned words, where an alignment prologue would dominate. */
 static void mask_run(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[4], size_t off)
 {
     size_t i = 0;
 
-    /* Head: bytes up to a 16-byte boundary of dst, so the bulk loop stores aligned. */
-    size_t head = (size_t)(-(uintptr_t)dst & 15);
-    if (head > n)
-        head = n;
-    for (; i < head; i++)
-        dst[i] = src[i] ^ key[(off + i) & 3];
-    if (i == n)
-        return;
-
+    if (n >= 128) {
+        i = (size_t)(-(uintptr_t)dst & 15);
+        mask_small(dst, src, i, key, off);
+    }
     uint32_t k32 = key_at(key, off + i);
-    uint64_t k64 = (uint64_t)k32 | (uint64_t)k32 << 32;
+#ifdef HAVE_AVX2_PATH
+    /* i - head is a multiple of 128 afterwards, so k32 still matches the next byte. */
+    if (n - i >= 256 && __builtin_cpu_supports("avx2"))
+        i += mask_avx2(dst + i, src + i, n - i, k32);
+#endif
 #if defined(__SSE2__) && !defined(WSC_NO_SIMD)
-    {
-        __m128i k = _mm_set1_epi32((int)k32);
-        for (; n - i >= 64; i += 64) {
-            __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(src + i));
-            __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(src + i + 16));
-            __m128i c = _mm_loadu_si128((const __m128i *)(const void *)(src + i + 32));
-            __m128i d = _mm_loadu_si128((const __m128i *)(const void *)(src + i + 48));
-            _mm_store_si128((__m128i *)(void *)(dst + i), _mm_xor_si128(a, k));
-            _mm_store_si128((__m128i *)(void *)(dst + i + 16), _mm_xor_si128(b, k));
-            _mm_store_si128((__m128i *)(void *)(dst + i + 32), _mm_xor_si128(c, k));
-            _mm_store_si128((__m128i *)(void *)(dst + i + 48), _mm_xor_si128(d, k));
-        }
-        for (; n - i >= 16; i += 16) {
-            __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(src + i));
-            _mm_store_si128((__m128i *)(void *)(dst + i), _mm_xor_si128(a, k));
-        }
+    __m128i k = _mm_set1_epi32((int)k32);
+    for (; n - i >= 64; i += 64) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(src + i));
+        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(src + i + 16));
+        __m128i c = _mm_loadu_si128((const __m128i *)(const void *)(src + i + 32));
+        __m128i d = _mm_loadu_si128((const __m128i *)(const void *)(src + i + 48));
+        _mm_storeu_si128((__m128i *)(void *)(dst + i), _mm_xor_si128(a, k));
+        _mm_storeu_si128((__m128i *)(void *)(dst + i + 16), _mm_xor_si128(b, k));
+        _mm_storeu_si128((__m128i *)(void *)(dst + i + 32), _mm_xor_si128(c, k));
+        _mm_storeu_si128((__m128i *)(void *)(dst + i + 48), _mm_xor_si128(d, k));
+    }
+    for (; n - i >= 16; i += 16) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(src + i));
+        _mm_storeu_si128((__m128i *)(void *)(dst + i), _mm_xor_si128(a, k));
     }
 #else
+    uint64_t k64 = (uint64_t)k32 | (uint64_t)k32 << 32;
     for (; n - i >= 32; i += 32) {
         uint64_t w[4];
         memcpy(w, src + i, 32);
@@ -78,16 +129,15 @@ static void mask_run(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t k
         w[3] ^= k64;
         memcpy(dst + i, w, 32);
     }
-#endif
-    /* i - head is a multiple of 16 here, so k64 still starts at the right key byte. */
-    for (; n - i >= 8; i += 8) {
-        uint64_t w;
-        memcpy(&w, src + i, 8);
-        w ^= k64;
-        memcpy(dst + i, &w, 8);
+    for (; n - i >= 16; i += 16) {
+        uint64_t w[2];
+        memcpy(w, src + i, 16);
+        w[0] ^= k64;
+        w[1] ^= k64;
+        memcpy(dst + i, w, 16);
     }
-    for (; i < n; i++)
-        dst[i] = src[i] ^ key[(off + i) & 3];
+#endif
+    mask_small(dst + i, src + i, n - i, key, off + i);
 }
 
 void wsc__mask(uint8_t *p, size_t n, const uint8_t key[4], size_t offset)
