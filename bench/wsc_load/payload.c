@@ -1,0 +1,72 @@
+#include <string.h>
+
+#include "wire.h"
+
+/* A prime period, so a message's bytes do not line up with any power-of-two
+ * boundary a buggy server might copy at. The table holds two periods, so any
+ * window of up to one period is contiguous. */
+#define PERIOD 4093u
+
+/* Written once by payload_init before any load thread starts, read-only after. */
+static uint8_t table[2 * PERIOD];
+
+void payload_init(bool text)
+{
+    uint32_t x = 0x9E3779B9u;
+    for (unsigned i = 0; i < PERIOD; i++) {
+        x = x * 1664525u + 1013904223u;
+        uint8_t b = (uint8_t)(x >> 24);
+        table[i] = text ? (uint8_t)(0x20u + b % 95u) : b;
+    }
+    memcpy(table + PERIOD, table, PERIOD);
+}
+
+uint32_t payload_start(uint32_t id, uint64_t seq)
+{
+    return (uint32_t)(((uint64_t)id * 2654435761u + seq * 40503u) % PERIOD);
+}
+
+void payload_copy(uint8_t *dst, size_t n, uint32_t start, uint64_t off, const uint8_t *key)
+{
+    while (n) {
+        size_t pos = (size_t)((start + off) % PERIOD);
+        size_t c = n < PERIOD ? n : PERIOD;
+        const uint8_t *src = table + pos;
+        if (!key) {
+            memcpy(dst, src, c);
+        } else {
+            /* Eight key bytes lined up with dst[0], so whole words can be XORed. */
+            uint8_t kk[8];
+            for (unsigned j = 0; j < 8; j++)
+                kk[j] = key[(off + j) & 3u];
+            uint64_t k;
+            memcpy(&k, kk, 8);
+            size_t i = 0;
+            for (; i + 8 <= c; i += 8) {
+                uint64_t w;
+                memcpy(&w, src + i, 8);
+                w ^= k;
+                memcpy(dst + i, &w, 8);
+            }
+            for (; i < c; i++)
+                dst[i] = src[i] ^ kk[i & 7u];
+        }
+        dst += c;
+        off += c;
+        n -= c;
+    }
+}
+
+bool payload_check(const uint8_t *p, size_t n, uint32_t start, uint64_t off)
+{
+    while (n) {
+        size_t pos = (size_t)((start + off) % PERIOD);
+        size_t c = n < PERIOD ? n : PERIOD;
+        if (memcmp(p, table + pos, c) != 0)
+            return false;
+        p += c;
+        off += c;
+        n -= c;
+    }
+    return true;
+}
