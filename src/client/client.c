@@ -1,0 +1,285 @@
+/* Client life cycle: configuration, connecting (TCP, then TLS), the upgrade handshake, URLs, free. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "client/client.h"
+#include "client/url.h"
+#include "io/connect.h"
+#include "proto/handshake.h"
+#include "util/err.h"
+#include "util/log.h"
+
+static void client_destroy(wsc_client *c)
+{
+    if (c->t)
+        c->t->ops->free(c->t);
+    wsc__client_release(c);
+    if (c->mmode == WSC__MB_POOL)
+        wsc__pool_put(c->provider->pool, c->mbuf);
+    else if (c->mmode == WSC__MB_HEAP)
+        free(c->mbuf);
+    pthread_cond_destroy(&c->cond);
+    pthread_mutex_destroy(&c->mu);
+    pthread_mutex_destroy(&c->wmu);
+    free(c->rbuf);
+    free(c->host);
+    free(c);
+}
+
+WSC_API wsc_client *wsc_client_new(const wsc_client_config *cfg, wsc_err *err)
+{
+    if (err)
+        memset(err, 0, sizeof *err);
+    if (!cfg || !cfg->host || !*cfg->host) {
+        wsc__err(err, WSC_ECONFIG, "client: host is required");
+        return NULL;
+    }
+    if (cfg->port < 0 || cfg->port > 65535) {
+        wsc__err(err, WSC_ECONFIG, "client: port %d is out of range", cfg->port);
+        return NULL;
+    }
+
+    wsc_client *c = calloc(1, sizeof *c);
+    if (!c) {
+        wsc__err(err, WSC_ENOMEM, NULL);
+        return NULL;
+    }
+    /* An IPv6 literal may come bracketed as in a URL; resolution and verification want it bare. */
+    size_t hlen = strlen(cfg->host);
+    const char *h = cfg->host;
+    if (hlen > 2 && h[0] == '[' && h[hlen - 1] == ']') {
+        h++;
+        hlen -= 2;
+    }
+    c->host = strndup(h, hlen);
+    c->tls = cfg->tls;
+    c->port = cfg->port ? cfg->port : cfg->tls ? 443 : 80;
+    c->max_size = cfg->max_size ? cfg->max_size : WSC__CLIENT_MAX_SIZE;
+    c->buffer_size = cfg->buffer_size ? cfg->buffer_size : WSC__CLIENT_BUFFER_SIZE;
+    c->provider = cfg->buffer_provider;
+    c->rcap = c->buffer_size + WSC__CLIENT_SLACK;
+    if (c->rcap < WSC__CLIENT_MIN_RBUF)
+        c->rcap = WSC__CLIENT_MIN_RBUF;
+    c->rbuf = malloc(c->rcap);
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_mutex_init(&c->wmu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    atomic_init(&c->state, WSC__CS_NEW);
+    atomic_init(&c->close_deadline, 0);
+    if (!c->host || !c->rbuf) {
+        client_destroy(c);
+        wsc__err(err, WSC_ENOMEM, NULL);
+        return NULL;
+    }
+    /* Text is validated as it arrives (section 8.1); the size cap is enforced on declared lengths
+       before the payload is read (section 10.4). */
+    wsc__reader_init(&c->reader, WSC__ROLE_CLIENT, c->max_size, WSC__READER_UTF8);
+
+    unsigned tmo = cfg->connect_timeout_ms ? cfg->connect_timeout_ms : WSC__CLIENT_CONNECT_TIMEOUT_MS;
+    int64_t deadline = wsc__clock_ms() + tmo;
+    int fd;
+    if (wsc__tcp_connect(c->host, c->port, deadline, &fd, err) != 0) {
+        client_destroy(c);
+        return NULL;
+    }
+    if (c->tls) {
+        wsc__tls_opts o = {.host = c->host,
+                           .no_verify = cfg->tls_no_verify,
+                           .ca_file = cfg->ca_file,
+                           .ca_path = cfg->ca_path,
+                           .ca_store = cfg->ca_store};
+        if (wsc__tls_client_new(fd, &o, deadline, &c->t, err) != 0) {
+            close(fd);
+            client_destroy(c);
+            return NULL;
+        }
+    } else {
+        c->t = wsc__transport_tcp_new(fd);
+        if (!c->t) {
+            client_destroy(c);
+            wsc__err(err, WSC_ENOMEM, NULL);
+            return NULL;
+        }
+    }
+    return c;
+}
+
+WSC_API void wsc_client_free(wsc_client *c)
+{
+    if (c)
+        client_destroy(c);
+}
+
+/* ---- handshake ------------------------------------------------------------ */
+
+/* The Host header: host, bracketed when it is an IPv6 literal, with the port unless it is the
+   scheme's default (RFC 7230 section 5.4). */
+static void host_header(const wsc_client *c, char *out, size_t cap)
+{
+    bool v6 = strchr(c->host, ':') != NULL;
+    bool dflt = c->port == (c->tls ? 443 : 80);
+    if (dflt)
+        snprintf(out, cap, v6 ? "[%s]" : "%s", c->host);
+    else
+        snprintf(out, cap, v6 ? "[%s]:%d" : "%s:%d", c->host, c->port);
+}
+
+/* Section 4.1: a subprotocol in the answer must be one we offered (the caller offers them through
+   its own Sec-WebSocket-Protocol header), and extensions must not appear since we offer none. */
+static int check_negotiation(const char *req, size_t req_len, const wsc__http_response *r,
+                             wsc_err *err)
+{
+    if (r->extensions)
+        return wsc__err(err, WSC_EHANDSHAKE, "handshake: the server accepted extension \"%.*s\" that "
+                        "was not offered", (int)(r->extensions_len > 60 ? 60 : r->extensions_len),
+                        r->extensions);
+    if (!r->protocol)
+        return 0;
+    char tok[128];
+    if (r->protocol_count > 1 || r->protocol_len == 0 || r->protocol_len >= sizeof tok)
+        return wsc__err(err, WSC_EHANDSHAKE, "handshake: bad Sec-WebSocket-Protocol in the answer");
+    memcpy(tok, r->protocol, r->protocol_len);
+    tok[r->protocol_len] = '\0';
+    size_t pos = 0;
+    const char *v;
+    size_t vlen;
+    while (wsc__hs_header_next(req, req_len, "sec-websocket-protocol", &pos, &v, &vlen))
+        if (wsc__hs_token_list_has(v, vlen, tok))
+            return 0;
+    return wsc__err(err, WSC_EHANDSHAKE, "handshake: the server chose subprotocol \"%s\" that was "
+                    "not offered", tok);
+}
+
+static int handshake(wsc_client *c, const char *path, const wsc_handshake_opts *opts, wsc_err *err)
+{
+    char key[25], host[300];
+    const char *extra = opts && opts->headers ? opts->headers : NULL;
+    size_t extra_len = extra ? strlen(extra) : 0;
+    unsigned tmo = opts && opts->timeout_ms ? opts->timeout_ms : WSC__CLIENT_HANDSHAKE_TIMEOUT_MS;
+    int64_t deadline = wsc__clock_ms() + tmo;
+
+    if (!path)
+        path = "/";
+    if (!wsc__hs_key_new(key))
+        return wsc__err(err, WSC_EHANDSHAKE, "handshake: no random key");
+    host_header(c, host, sizeof host);
+    size_t cap = 256 + strlen(host) + strlen(path) + extra_len, len = 0;
+    char *req = malloc(cap);
+    if (!req)
+        return wsc__err(err, WSC_ENOMEM, NULL);
+    int b = wsc__http_request_build(req, cap, &len, host, path, key, extra, extra_len);
+    if (b != 0) {
+        free(req);
+        return wsc__err(err, b == WSC__HS_EINVAL ? WSC_EINVAL : WSC_ENOMEM,
+                        "handshake: bad path or extra headers");
+    }
+
+    pthread_mutex_lock(&c->wmu);
+    struct iovec iov = {req, len};
+    int rc = wsc__client_write_all(c, &iov, 1, deadline);
+    pthread_mutex_unlock(&c->wmu);
+    if (rc) {
+        free(req);
+        if (rc == WSC_ETIMEDOUT)
+            return wsc__err(err, rc, "handshake: request not sent within %u ms", tmo);
+        return wsc__err_sys(err, rc, c->t->sys_errno, "handshake: sending the request");
+    }
+
+    wsc__http_response r;
+    if (!wsc__http_response_init(&r, c->rcap, key)) {
+        free(req);
+        return wsc__err(err, WSC_EHANDSHAKE, "handshake: cannot compute the accept key");
+    }
+    c->rstart = c->rend = 0;
+    for (;;) {
+        enum wsc__hs_result res = wsc__http_response_parse(&r, (char *)c->rbuf, c->rend);
+        if (res == WSC__HS_COMPLETE)
+            break;
+        if (res == WSC__HS_ERROR) {
+            free(req);
+            rc = wsc__err(err, WSC_EHANDSHAKE, "handshake: %s", wsc__hs_err_str(r.err));
+            if (r.err == WSC__HS_E_STATUS) {
+                if (err) {
+                    snprintf(err->message, sizeof err->message,
+                             "handshake: the server answered with status %d, not 101", r.status);
+                    err->http_status = r.status;
+                }
+            }
+            return rc;
+        }
+        if (c->rend == c->rcap) {
+            free(req);
+            return wsc__err(err, WSC_EHANDSHAKE, "handshake: response headers over %zu bytes", c->rcap);
+        }
+        rc = wsc__client_fill(c, deadline);
+        if (rc) {
+            free(req);
+            if (rc == WSC_ETIMEDOUT)
+                return wsc__err(err, rc, "handshake: no answer within %u ms", tmo);
+            if (rc == WSC_ECLOSED)
+                return wsc__err(err, WSC_EHANDSHAKE, "handshake: the server closed the connection");
+            return wsc__err_sys(err, rc, c->t->sys_errno, "handshake: reading the answer");
+        }
+    }
+    rc = check_negotiation(req, len, &r, err);
+    free(req);
+    if (rc)
+        return rc;
+    /* Frames the server sent right after its answer are already in the buffer. */
+    c->rstart = r.len;
+    return 0;
+}
+
+WSC_API int wsc_client_handshake(wsc_client *c, const char *path, const wsc_handshake_opts *opts,
+                                 wsc_err *err)
+{
+    if (err)
+        memset(err, 0, sizeof *err);
+    if (!c)
+        return wsc__err(err, WSC_EINVAL, NULL);
+    if (atomic_load(&c->state) != WSC__CS_NEW)
+        return wsc__err(err, WSC_ESTATE, "handshake: already done or connection closed");
+    int rc = handshake(c, path, opts, err);
+    pthread_mutex_lock(&c->mu);
+    if (rc == 0)
+        atomic_store(&c->state, WSC__CS_OPEN);
+    else
+        wsc__client_mark_closed_locked(c, rc); /* a failed upgrade leaves nothing usable */
+    pthread_mutex_unlock(&c->mu);
+    if (rc == 0)
+        WSC__LOG(WSC_LOG_DEBUG, "client: connected to %s port %d%s", c->host, c->port,
+                 c->tls ? " (TLS)" : "");
+    return rc;
+}
+
+WSC_API wsc_client *wsc_client_connect_url(const char *url, const wsc_client_config *cfg,
+                                           const wsc_handshake_opts *opts, wsc_err *err)
+{
+    wsc__url u;
+    if (err)
+        memset(err, 0, sizeof *err);
+    if (!wsc__url_parse(url, &u)) {
+        wsc__err(err, WSC_EINVAL, "bad WebSocket URL (want ws://host[:port]/path or wss://...)");
+        return NULL;
+    }
+    wsc_client_config c2 = {0};
+    if (cfg)
+        c2 = *cfg;
+    c2.host = u.host;
+    c2.port = u.port;
+    c2.tls = u.tls;
+    wsc_client *c = wsc_client_new(&c2, err);
+    if (c && wsc_client_handshake(c, u.target, opts, err) != 0) {
+        wsc_client_free(c);
+        c = NULL;
+    }
+    free(u.target);
+    return c;
+}

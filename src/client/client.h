@@ -1,0 +1,146 @@
+/* The client's internal state, shared by the files of src/client/.
+ *
+ * Threads. One thread at a time reads (wsc_client_read, a read loop, or wsc_client_close draining the
+ * close handshake): it alone touches the reader, the read buffer and the message being assembled; the
+ * "reader role" is claimed under mu. Any thread may write: wmu serialises whole frames, so frames from
+ * different threads never interleave. mu guards the connection state and is only held for short
+ * moments, never across I/O, so a writer blocked on a full socket never stops the reader (which is what
+ * would deadlock against a peer that stops reading while its own writes are blocked). Lock order:
+ * wmu before mu; the TLS transport's own lock is innermost. */
+#ifndef WSC_CLIENT_CLIENT_H
+#define WSC_CLIENT_CLIENT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "io/tls.h"
+#include "mem/pool.h"
+#include "proto/reader.h"
+#include "wsc.h"
+
+enum {
+    WSC__CLIENT_BUFFER_SIZE = 4096,
+    WSC__CLIENT_MAX_SIZE = 65536,
+    WSC__CLIENT_CONNECT_TIMEOUT_MS = 10000,
+    WSC__CLIENT_HANDSHAKE_TIMEOUT_MS = 10000,
+    /* How long a close waits for the server's answering close frame before dropping the TCP
+       connection (RFC 6455 section 7.1.1 leaves the wait to the endpoint). */
+    WSC__CLIENT_CLOSE_WAIT_MS = 2000,
+    /* The read buffer is buffer_size plus this much: a message of up to buffer_size bytes is
+       assembled inside it and still leaves room for a frame header or a whole control frame
+       (at most WSC__CONTROL_FRAME_MAX = 139 bytes) arriving between its fragments, so
+       max_size == buffer_size never needs another buffer. */
+    WSC__CLIENT_SLACK = 256,
+    /* The handshake response is read into the read buffer: never smaller than this. */
+    WSC__CLIENT_MIN_RBUF = 2048
+};
+
+/* Connection state (c->state). */
+enum {
+    WSC__CS_NEW,     /* connected, upgrade not done yet */
+    WSC__CS_OPEN,    /* upgraded; we have not sent a close frame */
+    WSC__CS_CLOSING, /* we sent a close frame and wait for the server's */
+    WSC__CS_CLOSED   /* over; the transport is shut down */
+};
+
+/* Where the message being assembled (or the one last returned) lives. */
+enum {
+    WSC__MB_NONE,
+    WSC__MB_RBUF, /* inside the read buffer: rbuf[mstart .. mstart + mlen) */
+    WSC__MB_POOL, /* a buffer of the buffer provider's pool */
+    WSC__MB_HEAP  /* a heap buffer, grown as bytes arrive, at most max_size */
+};
+
+struct wsc_buffer_provider {
+    wsc__pool *pool;
+    size_t size;
+};
+
+struct wsc_client {
+    wsc__transport *t;
+    char *host;           /* without brackets */
+    int port;
+    bool tls;
+    size_t max_size;
+    size_t buffer_size;
+    wsc_buffer_provider *provider;
+
+    /* reader role only */
+    wsc__reader reader;
+    uint8_t *rbuf;
+    size_t rcap, rstart, rend; /* raw bytes not parsed yet: rbuf[rstart .. rend) */
+    int mmode;                 /* WSC__MB_*: the message in progress */
+    unsigned mtype;
+    size_t mstart, mlen;       /* WSC__MB_RBUF: offset in rbuf; length in any mode */
+    uint8_t *mbuf;             /* WSC__MB_POOL / WSC__MB_HEAP */
+    size_t mcap;
+    int held_mode;             /* buffer of the message last returned, until wsc_client_done */
+    uint8_t *held;
+    unsigned read_timeout_ms;
+
+    /* writers */
+    pthread_mutex_t wmu;
+
+    /* shared: mu */
+    pthread_mutex_t mu;
+    pthread_cond_t cond;          /* state changes, the end of a reader role (CLOCK_MONOTONIC) */
+    atomic_int state;             /* WSC__CS_*: written under mu, read anywhere */
+    atomic_llong close_deadline;  /* WSC__CS_CLOSING: when to give up waiting for the answer */
+    bool peer_closed;             /* a close frame arrived */
+    bool reader_active;
+    bool reader_known;            /* reader_tid is set */
+    pthread_t reader_tid;
+    int end_rc;                   /* what ended the connection: 0 for a completed close handshake */
+};
+
+/* ---- client_io.c: waiting reads and writes on the transport ---- */
+
+/* Writes every byte of iov before deadline (waiting while the socket is full). Returns 0,
+ * WSC_ETIMEDOUT or WSC_EIO. Caller holds wmu. */
+int wsc__client_write_all(wsc_client *c, struct iovec *iov, int iovcnt, int64_t deadline);
+
+/* Reads what is available (at least one byte) into rbuf[rend .. rcap), waiting until deadline (and,
+ * once closing, not beyond the close deadline). Returns 0, WSC_ETIMEDOUT, WSC_ECLOSED (end of stream)
+ * or WSC_EIO. Reader role. */
+int wsc__client_fill(wsc_client *c, int64_t deadline);
+
+/* Marks the connection over with rc (first caller wins) and shuts the transport down, which wakes
+ * every thread waiting on the socket. mark_closed takes mu; the _locked variant expects it held. */
+void wsc__client_mark_closed(wsc_client *c, int rc);
+void wsc__client_mark_closed_locked(wsc_client *c, int rc);
+
+/* ---- client_write.c ---- */
+
+/* Sends one frame, masking data in place (copy false) or while copying it out (copy true). A close
+ * frame moves the state to CLOSING. deadline bounds the wait for wmu and the socket.
+ * Returns 0, WSC_ESTATE (before the handshake), WSC_ECLOSED (close already sent or connection over),
+ * WSC_ETIMEDOUT, WSC_EIO. */
+int wsc__client_send(wsc_client *c, unsigned opcode, void *data, size_t len, bool copy, int64_t deadline);
+
+/* Sends a close frame with code (1005 or 0: empty payload) and reason, unless one was sent already
+ * (then WSC_ECLOSED). Bounded by deadline. */
+int wsc__client_send_close(wsc_client *c, unsigned code, const char *reason, size_t reason_len,
+                           int64_t deadline);
+
+/* ---- client_read.c ---- */
+
+/* Reads the next message or control frame into msg (reader role held). answer_close: a close frame
+ * from the server is answered at once (echoing its code). Returns 0 or an error; protocol errors send
+ * their close code and end the connection. */
+int wsc__client_read_msg(wsc_client *c, wsc_msg *msg, int64_t deadline, bool answer_close);
+
+/* Releases the buffer of the message last returned (reader role). */
+void wsc__client_release(wsc_client *c);
+
+/* Claims the reader role for the calling thread, waiting while wsc_client_close drains. Returns 0,
+ * WSC_ESTATE (another thread reads, or no handshake yet) or WSC_ECLOSED. */
+int wsc__client_reader_claim(wsc_client *c);
+void wsc__client_reader_release(wsc_client *c);
+
+/* Reads and discards until the close handshake completes or the close deadline passes (reader role). */
+void wsc__client_drain(wsc_client *c);
+
+#endif
