@@ -91,10 +91,12 @@ static uint32_t rnd(void)
     return (uint32_t)(rng >> 11);
 }
 
-/* Text with the given share (percent) of bytes in multi-byte sequences (2-, 3- and 4-byte mixed). */
+/* Text with the given share (percent) of bytes in multi-byte sequences (2-, 3- and 4-byte mixed).
+ */
 static size_t make_text(uint8_t *p, size_t n, unsigned multibyte_pct)
 {
-    static const char *seqs[] = {"\xc3\xa9", "\xce\xbb", "\xe2\x82\xac", "\xe4\xb8\x96", "\xf0\x9f\x98\x80"};
+    static const char *seqs[] = {"\xc3\xa9", "\xce\xbb", "\xe2\x82\xac", "\xe4\xb8\x96",
+                                 "\xf0\x9f\x98\x80"};
     size_t i = 0, mb = 0;
     while (i + 4 <= n) {
         if (i && mb * 100 < (size_t)multibyte_pct * i) {
@@ -117,7 +119,10 @@ static void bench_utf8(int reps)
     static const struct {
         const char *name;
         unsigned pct;
-    } kinds[] = {{"ASCII", 0}, {"mixed 10% multi-byte", 10}, {"mixed 50% multi-byte", 50}, {"all multi-byte", 100}};
+    } kinds[] = {{"ASCII", 0},
+                 {"mixed 10% multi-byte", 10},
+                 {"mixed 50% multi-byte", 50},
+                 {"all multi-byte", 100}};
     static const size_t sizes[] = {16 * 1024, 1024 * 1024};
 
     printf("UTF-8 validation (GB/s, median of %d)\n", reps);

@@ -1,5 +1,5 @@
-/* libFuzzer target: close payload parsing (any bytes) and building (code and reason from the input),
- * checked against the rules of RFC 6455 sections 5.5.1 and 7.4 restated here. */
+/* libFuzzer target: close payload parsing (any bytes) and building (code and reason from the
+ * input), checked against the rules of RFC 6455 sections 5.5.1 and 7.4 restated here. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,12 +11,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define ASSERT(c)                                                                  \
-    do {                                                                           \
-        if (!(c)) {                                                                \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #c); \
-            abort();                                                               \
-        }                                                                          \
+#define ASSERT(c)                                                                                  \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #c);              \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 static bool code_ok(unsigned c)
@@ -39,8 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     else
         want = wsc__utf8_valid(data + 2, size - 2) ? 0 : 1007;
     ASSERT(rc == want);
-    ASSERT(wsc__close_code_valid_on_wire(size >= 2 ? ((unsigned)data[0] << 8 | data[1]) : 0)
-           == (size >= 2 && code_ok((unsigned)data[0] << 8 | data[1])));
+    ASSERT(wsc__close_code_valid_on_wire(size >= 2 ? ((unsigned)data[0] << 8 | data[1]) : 0) ==
+           (size >= 2 && code_ok((unsigned)data[0] << 8 | data[1])));
     if (rc == 0) {
         if (size == 0) {
             ASSERT(code == 1005 && reason == NULL && rl == 0);
@@ -79,7 +79,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if (n <= WSC__CLOSE_REASON_MAX)
                     ASSERT(grl == n);
                 else
-                    ASSERT(grl + 3 >= WSC__CLOSE_REASON_MAX); /* cut at most a 3-byte partial code point */
+                    ASSERT(grl + 3 >=
+                           WSC__CLOSE_REASON_MAX); /* cut at most a 3-byte partial code point */
             } else {
                 ASSERT(grl == 0);
             }

@@ -2,9 +2,9 @@
  *
  * Input: byte 0 selects role, flags and size cap; bytes 1-4 seed the split points; the rest is the
  * stream. The stream is fed three ways (whole, split at pseudo-random points through a small caller
- * buffer, one byte at a time); besides never crashing, every call must keep the contract (consumed <=
- * len, payload pointers inside the consumed bytes, NEED_MORE and ERROR consume nothing, errors stick)
- * and the three ways must report exactly the same messages, control frames and error. */
+ * buffer, one byte at a time); besides never crashing, every call must keep the contract (consumed
+ * <= len, payload pointers inside the consumed bytes, NEED_MORE and ERROR consume nothing, errors
+ * stick) and the three ways must report exactly the same messages, control frames and error. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,12 +17,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define ASSERT(c)                                                                  \
-    do {                                                                           \
-        if (!(c)) {                                                                \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #c); \
-            abort();                                                               \
-        }                                                                          \
+#define ASSERT(c)                                                                                  \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #c);              \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 /* A digest of what the reader reported, compared between feeding modes. */
@@ -55,8 +55,8 @@ static uint32_t next_rand(uint32_t *s)
 
 enum { WHOLE, SPLIT, BYTES };
 
-static void run(const uint8_t *stream, size_t n, enum wsc__role role, uint64_t max, unsigned flags, int mode,
-                uint32_t seed, struct digest *d)
+static void run(const uint8_t *stream, size_t n, enum wsc__role role, uint64_t max, unsigned flags,
+                int mode, uint32_t seed, struct digest *d)
 {
     size_t cap = mode == WHOLE ? (n > WSC__CONTROL_FRAME_MAX ? n : WSC__CONTROL_FRAME_MAX)
                                : WSC__CONTROL_FRAME_MAX + (mode == SPLIT ? seed % 64 : 0);
@@ -131,14 +131,16 @@ static void run(const uint8_t *stream, size_t n, enum wsc__role role, uint64_t m
                 ASSERT(wsc__reader_in_message(&r) == in_msg);
             } else {
                 ASSERT(ev.kind == WSC__EV_CONTROL);
-                ASSERT(ev.opcode == WSC__OP_CLOSE || ev.opcode == WSC__OP_PING || ev.opcode == WSC__OP_PONG);
+                ASSERT(ev.opcode == WSC__OP_CLOSE || ev.opcode == WSC__OP_PING ||
+                       ev.opcode == WSC__OP_PONG);
                 ASSERT(ev.len <= WSC__CONTROL_MAX);
                 mix(d, "C", 1);
                 mix_u64(d, ev.opcode);
                 mix_u64(d, ev.len);
                 mix(d, ev.data, ev.len);
                 if (ev.opcode == WSC__OP_CLOSE) {
-                    ASSERT(ev.close_code == 1005 ? ev.len == 0 : wsc__close_code_valid_on_wire(ev.close_code));
+                    ASSERT(ev.close_code == 1005 ? ev.len == 0
+                                                 : wsc__close_code_valid_on_wire(ev.close_code));
                     ASSERT(ev.reason_len == (ev.len > 2 ? ev.len - 2 : 0));
                     ASSERT(ev.reason_len == 0 || ev.reason == ev.data + 2);
                     ASSERT(wsc__utf8_valid(ev.data + (ev.len ? 2 : 0), ev.reason_len));
@@ -162,14 +164,16 @@ out:
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const uint64_t caps[] = {0, 1, 125, 1000, 65536, UINT64_C(1) << 40, INT64_MAX, UINT64_MAX};
+    static const uint64_t caps[] = {0,         1,         125, 1000, 65536, UINT64_C(1) << 40,
+                                    INT64_MAX, UINT64_MAX};
     if (size < 5)
         return 0;
     unsigned cfg = data[0];
     enum wsc__role role = (cfg & 1) ? WSC__ROLE_CLIENT : WSC__ROLE_SERVER;
     unsigned flags = (cfg >> 1) & 3;
     uint64_t max = caps[(cfg >> 3) & 7];
-    uint32_t seed = (uint32_t)data[1] | (uint32_t)data[2] << 8 | (uint32_t)data[3] << 16 | (uint32_t)data[4] << 24;
+    uint32_t seed = (uint32_t)data[1] | (uint32_t)data[2] << 8 | (uint32_t)data[3] << 16 |
+                    (uint32_t)data[4] << 24;
     if (!seed)
         seed = 1;
     const uint8_t *stream = data + 5;

@@ -10,12 +10,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define ASSERT(c)                                                                  \
-    do {                                                                           \
-        if (!(c)) {                                                                \
-            fprintf(stderr, "%s:%d: mismatch: %s\n", __FILE__, __LINE__, #c);      \
-            abort();                                                               \
-        }                                                                          \
+#define ASSERT(c)                                                                                  \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "%s:%d: mismatch: %s\n", __FILE__, __LINE__, #c);                      \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 /* Can some code point of an L-byte encoding start with the k known bytes? The known bits fix the
@@ -46,7 +46,11 @@ static long ref_first_invalid(const uint8_t *p, size_t n, bool *complete)
     *complete = false;
     while (i < n) {
         uint8_t c = p[i];
-        size_t L = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+        size_t L = c < 0x80             ? 1
+                   : (c & 0xE0) == 0xC0 ? 2
+                   : (c & 0xF0) == 0xE0 ? 3
+                   : (c & 0xF8) == 0xF0 ? 4
+                                        : 0;
         if (L == 0 || !completable(p + i, 1, L))
             return (long)i;
         for (size_t j = 1; j < L; j++) {
@@ -84,8 +88,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (bad < 0)
         ASSERT(wsc__utf8_complete(&v) == complete);
 
-    /* Split at points derived from the input bytes: the piece that holds the first invalid byte is the
-       one that fails, and no earlier piece does. */
+    /* Split at points derived from the input bytes: the piece that holds the first invalid byte is
+       the one that fails, and no earlier piece does. */
     v = (wsc__utf8)WSC__UTF8_INIT;
     size_t pos = 0;
     uint32_t s = 2166136261u;

@@ -7,10 +7,11 @@
 
 bool wsc__close_code_valid_on_wire(unsigned code)
 {
-    /* 7.4.1/7.4.2: 1004 is reserved, 1005 and 1006 are only ever reported locally, 1015 (TLS failure)
-       too, and 1012-2999 are reserved for future RFCs; 3000-3999 are IANA-registered and 4000-4999
-       private. Anything else on the wire is a protocol error. */
-    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) || (code >= 3000 && code <= 4999);
+    /* 7.4.1/7.4.2: 1004 is reserved, 1005 and 1006 are only ever reported locally, 1015 (TLS
+       failure) too, and 1012-2999 are reserved for future RFCs; 3000-3999 are IANA-registered and
+       4000-4999 private. Anything else on the wire is a protocol error. */
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) ||
+           (code >= 3000 && code <= 4999);
 }
 
 int wsc__close_payload_parse(const uint8_t *p, size_t n, unsigned *code, const uint8_t **reason,
@@ -47,7 +48,8 @@ int wsc__close_payload_parse(const uint8_t *p, size_t n, unsigned *code, const u
     return 0;
 }
 
-/* Longest prefix of r[0..n) that is valid UTF-8 and does not split a code point; r itself is valid. */
+/* Longest prefix of r[0..n) that is valid UTF-8 and does not split a code point; r itself is valid.
+ */
 static size_t utf8_cut(const uint8_t *r, size_t n, size_t max)
 {
     if (n <= max)
@@ -59,7 +61,8 @@ static size_t utf8_cut(const uint8_t *r, size_t n, size_t max)
     return n;
 }
 
-size_t wsc__close_payload_build(uint8_t out[125], unsigned code, const char *reason, size_t reason_len)
+size_t wsc__close_payload_build(uint8_t out[125], unsigned code, const char *reason,
+                                size_t reason_len)
 {
     const uint8_t *r = (const uint8_t *)reason;
     size_t n;

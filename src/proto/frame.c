@@ -7,8 +7,8 @@ size_t wsc__frame_header_len(uint64_t payload_len, bool masked)
     return masked ? n + 4 : n;
 }
 
-size_t wsc__frame_header_build(uint8_t out[14], unsigned opcode, bool fin, bool rsv1, uint64_t payload_len,
-                               const uint8_t *mask_key)
+size_t wsc__frame_header_build(uint8_t out[14], unsigned opcode, bool fin, bool rsv1,
+                               uint64_t payload_len, const uint8_t *mask_key)
 {
     size_t n;
 

@@ -17,28 +17,35 @@ enum {
     WSC__OP_PONG = 10
 };
 
-/* Whose side we are: a server expects masked frames and sends unmasked ones; a client the reverse. */
+/* Whose side we are: a server expects masked frames and sends unmasked ones; a client the reverse.
+ */
 enum wsc__role { WSC__ROLE_SERVER, WSC__ROLE_CLIENT };
 
 enum {
-    WSC__FRAME_HEADER_MAX = 14,  /* 2 + 8 (64-bit length) + 4 (mask key) */
-    WSC__CONTROL_MAX = 125,      /* section 5.5: control payloads fit the 7-bit length */
+    WSC__FRAME_HEADER_MAX = 14, /* 2 + 8 (64-bit length) + 4 (mask key) */
+    WSC__CONTROL_MAX = 125,     /* section 5.5: control payloads fit the 7-bit length */
     /* Largest complete control frame the reader may need at once: non-minimal length encodings are
-       legal (section 5.2 does not require the minimal form), so a 125-byte ping can carry a 14-byte header. */
+       legal (section 5.2 does not require the minimal form), so a 125-byte ping can carry a 14-byte
+       header. */
     WSC__CONTROL_FRAME_MAX = WSC__FRAME_HEADER_MAX + WSC__CONTROL_MAX
 };
 
 /* True for CLOSE/PING/PONG and the reserved control opcodes 0xB-0xF (opcode & 8). */
-static inline bool wsc__op_is_control(unsigned opcode) { return (opcode & 8u) != 0; }
+static inline bool wsc__op_is_control(unsigned opcode)
+{
+    return (opcode & 8u) != 0;
+}
 
-/* Length of the header wsc__frame_header_build writes for this payload length (minimal encoding). */
+/* Length of the header wsc__frame_header_build writes for this payload length (minimal encoding).
+ */
 size_t wsc__frame_header_len(uint64_t payload_len, bool masked);
 
-/* Writes a frame header (2..14 bytes) into out with the minimal length encoding; mask_key NULL means
- * unmasked (server role), otherwise the 4 key bytes follow the length (client role). opcode is taken
- * modulo 16; payload_len must be < 2^63 (section 5.2; larger values are clamped to 2^63-1).
- * Returns the header length. The caller masks the payload itself (wsc__mask). Thread-safety: pure. */
-size_t wsc__frame_header_build(uint8_t out[14], unsigned opcode, bool fin, bool rsv1, uint64_t payload_len,
-                               const uint8_t *mask_key);
+/* Writes a frame header (2..14 bytes) into out with the minimal length encoding; mask_key NULL
+ * means unmasked (server role), otherwise the 4 key bytes follow the length (client role). opcode
+ * is taken modulo 16; payload_len must be < 2^63 (section 5.2; larger values are clamped to
+ * 2^63-1). Returns the header length. The caller masks the payload itself (wsc__mask).
+ * Thread-safety: pure. */
+size_t wsc__frame_header_build(uint8_t out[14], unsigned opcode, bool fin, bool rsv1,
+                               uint64_t payload_len, const uint8_t *mask_key);
 
 #endif

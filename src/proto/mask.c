@@ -5,8 +5,8 @@
 #include "proto/mask.h"
 
 #include <errno.h>
-#include <stdbool.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -32,10 +32,12 @@ static inline uint32_t load32(const uint8_t *p)
  * i.e. the key word rotated by whole bytes (a single rotate instruction). */
 static inline uint32_t key_at(const uint8_t key[4], size_t off)
 {
-#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) &&                                 \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     uint32_t k = load32(key), r = (uint32_t)(off & 3) * 8;
     return (k >> r) | (k << ((32u - r) & 31u));
-#elif defined(__BYTE_ORDER__) && defined(__ORDER_BIG_ENDIAN__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#elif defined(__BYTE_ORDER__) && defined(__ORDER_BIG_ENDIAN__) &&                                  \
+    __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
     uint32_t k = load32(key), r = (uint32_t)(off & 3) * 8;
     return (k << r) | (k >> ((32u - r) & 31u));
 #else
@@ -45,7 +47,8 @@ static inline uint32_t key_at(const uint8_t key[4], size_t off)
 }
 
 /* Fewer than 16 bytes: one 8-byte, one 4-byte word and single bytes, no loop over words. */
-static inline void mask_small(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[4], size_t off)
+static inline void mask_small(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[4],
+                              size_t off)
 {
     size_t i = 0;
     if (n >= 8) {
@@ -67,7 +70,8 @@ static inline void mask_small(uint8_t *dst, const uint8_t *src, size_t n, const 
 
 #ifdef HAVE_AVX2_PATH
 /* Masks whole 128-byte blocks from dst/src; returns how many bytes it did. */
-__attribute__((target("avx2"))) static size_t mask_avx2(uint8_t *dst, const uint8_t *src, size_t n, uint32_t k32)
+__attribute__((target("avx2"))) static size_t mask_avx2(uint8_t *dst, const uint8_t *src, size_t n,
+                                                        uint32_t k32)
 {
     __m256i k = _mm256_set1_epi32((int)k32);
     size_t i = 0;
@@ -85,9 +89,10 @@ __attribute__((target("avx2"))) static size_t mask_avx2(uint8_t *dst, const uint
 }
 #endif
 
-/* Works for dst == src (in place) as well as for disjoint buffers: each block is fully loaded before
- * it is stored. Large runs first align dst to 16 bytes (stores that split cache lines are what cost
- * most); short ones go straight to unaligned words, where an alignment prologue would dominate. */
+/* Works for dst == src (in place) as well as for disjoint buffers: each block is fully loaded
+ * before it is stored. Large runs first align dst to 16 bytes (stores that split cache lines are
+ * what cost most); short ones go straight to unaligned words, where an alignment prologue would
+ * dominate. */
 static void mask_run(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[4], size_t off)
 {
     size_t i = 0;
@@ -150,35 +155,50 @@ void wsc__mask_copy(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t ke
     mask_run(dst, src, n, key, offset);
 }
 
-/* ---- mask keys ------------------------------------------------------------------------------------
- * Section 5.3 and 10.3: keys must come from a strong source of entropy and must not let an observer
- * predict the next key (otherwise a script could make the masked bytes look like chosen plaintext to
- * a broken proxy). A getrandom call per frame would cost a syscall per message, so each thread keeps a
+/* ---- mask keys
+ * ------------------------------------------------------------------------------------ Section 5.3
+ * and 10.3: keys must come from a strong source of entropy and must not let an observer predict the
+ * next key (otherwise a script could make the masked bytes look like chosen plaintext to a broken
+ * proxy). A getrandom call per frame would cost a syscall per message, so each thread keeps a
  * ChaCha20 keystream (RFC 8439 block function) keyed from getrandom: 16 mask keys per block, and
- * knowing earlier keys does not reveal later ones. This is the proto layer's only mutable state; it is
- * thread-local, so threads never share it. */
+ * knowing earlier keys does not reveal later ones. This is the proto layer's only mutable state; it
+ * is thread-local, so threads never share it. */
 
 #define ROTL(x, n) (((x) << (n)) | ((x) >> (32 - (n))))
-#define QR(a, b, c, d)        \
-    do {                      \
-        a += b;               \
-        d ^= a;               \
-        d = ROTL(d, 16);      \
-        c += d;               \
-        b ^= c;               \
-        b = ROTL(b, 12);      \
-        a += b;               \
-        d ^= a;               \
-        d = ROTL(d, 8);       \
-        c += d;               \
-        b ^= c;               \
-        b = ROTL(b, 7);       \
+#define QR(a, b, c, d)                                                                             \
+    do {                                                                                           \
+        a += b;                                                                                    \
+        d ^= a;                                                                                    \
+        d = ROTL(d, 16);                                                                           \
+        c += d;                                                                                    \
+        b ^= c;                                                                                    \
+        b = ROTL(b, 12);                                                                           \
+        a += b;                                                                                    \
+        d ^= a;                                                                                    \
+        d = ROTL(d, 8);                                                                            \
+        c += d;                                                                                    \
+        b ^= c;                                                                                    \
+        b = ROTL(b, 7);                                                                            \
     } while (0)
 
 static void chacha20_block(const uint32_t key[8], uint64_t counter, uint32_t out[16])
 {
-    uint32_t in[16] = {0x61707865, 0x3320646e, 0x79622d32, 0x6b206574, key[0], key[1], key[2], key[3],
-                       key[4], key[5], key[6], key[7], (uint32_t)counter, (uint32_t)(counter >> 32), 0, 0};
+    uint32_t in[16] = {0x61707865,
+                       0x3320646e,
+                       0x79622d32,
+                       0x6b206574,
+                       key[0],
+                       key[1],
+                       key[2],
+                       key[3],
+                       key[4],
+                       key[5],
+                       key[6],
+                       key[7],
+                       (uint32_t)counter,
+                       (uint32_t)(counter >> 32),
+                       0,
+                       0};
     uint32_t x[16];
     memcpy(x, in, sizeof x);
     for (int r = 0; r < 10; r++) {
@@ -220,7 +240,8 @@ static bool fill_entropy(uint8_t *buf, size_t n)
     }
     if (got == n)
         return true;
-    /* getrandom missing (kernel < 3.17) or filtered by a sandbox: the same pool through the device. */
+    /* getrandom missing (kernel < 3.17) or filtered by a sandbox: the same pool through the device.
+     */
     int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return false;
@@ -250,8 +271,13 @@ static void reseed(void)
         clock_gettime(CLOCK_MONOTONIC, &ts);
         uint64_t m = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
         uintptr_t a = (uintptr_t)&k;
-        uint32_t mix[8] = {(uint32_t)t, (uint32_t)(t >> 32), (uint32_t)m, (uint32_t)(m >> 32),
-                           (uint32_t)getpid(), (uint32_t)a, (uint32_t)((uint64_t)a >> 32),
+        uint32_t mix[8] = {(uint32_t)t,
+                           (uint32_t)(t >> 32),
+                           (uint32_t)m,
+                           (uint32_t)(m >> 32),
+                           (uint32_t)getpid(),
+                           (uint32_t)a,
+                           (uint32_t)((uint64_t)a >> 32),
                            (uint32_t)(uintptr_t)&rng};
         for (int i = 0; i < 8; i++)
             mix[i] ^= rng.key[i];
@@ -266,9 +292,9 @@ static void reseed(void)
 
 void wsc__mask_key_new(uint8_t key[4])
 {
-    /* A forked child inherits this thread's state, including unused keys of the current block: the pid
-       check on every call (one cheap syscall, next to the write that sends the frame) re-keys the child
-       so it never repeats the parent's keys. */
+    /* A forked child inherits this thread's state, including unused keys of the current block: the
+       pid check on every call (one cheap syscall, next to the write that sends the frame) re-keys
+       the child so it never repeats the parent's keys. */
     pid_t pid = getpid();
     if (!rng.seeded || pid != rng.pid) {
         reseed();

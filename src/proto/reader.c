@@ -1,8 +1,8 @@
 /* Message reader: RFC 6455 section 5 (framing) and 5.4 (fragmentation) rules, size cap, UTF-8.
  *
  * Nothing is buffered here: a header or control frame that is not complete is left in the caller's
- * buffer (NEED_MORE consumes nothing), data payload is unmasked in place and returned as it arrives.
- * The per-connection state is the 40-byte struct in reader.h. */
+ * buffer (NEED_MORE consumes nothing), data payload is unmasked in place and returned as it
+ * arrives. The per-connection state is the 40-byte struct in reader.h. */
 #include "proto/reader.h"
 
 #include "proto/close.h"
@@ -12,7 +12,8 @@ _Static_assert(sizeof(wsc__reader) <= 48, "the reader is embedded in every conne
 
 enum { ST_HEADER, ST_PAYLOAD, ST_ERROR };
 
-/* r->frame bits. Message-level bits live until the message's last chunk, frame-level ones per frame. */
+/* r->frame bits. Message-level bits live until the message's last chunk, frame-level ones per
+ * frame. */
 enum {
     FR_FIN = 1,      /* frame: current data frame has FIN */
     FR_MASKED = 2,   /* frame: current data frame is masked */
@@ -62,7 +63,8 @@ static const struct {
     [E_CLOSE_UTF8] = {1007, "close reason is not valid UTF-8"},
 };
 
-void wsc__reader_init(wsc__reader *r, enum wsc__role role, uint64_t max_message_size, unsigned flags)
+void wsc__reader_init(wsc__reader *r, enum wsc__role role, uint64_t max_message_size,
+                      unsigned flags)
 {
     *r = (wsc__reader){0};
     r->max = max_message_size ? max_message_size : UINT64_MAX;
@@ -95,8 +97,9 @@ static size_t need_more(size_t need, wsc__event *ev)
     return 0;
 }
 
-/* Returns one DATA chunk of the current frame from p[0..avail); avail may be 0 only for an empty frame.
- * Returns the payload bytes consumed; on error ev is ERROR (the caller then reports 0 consumed). */
+/* Returns one DATA chunk of the current frame from p[0..avail); avail may be 0 only for an empty
+ * frame. Returns the payload bytes consumed; on error ev is ERROR (the caller then reports 0
+ * consumed). */
 static size_t payload_chunk(wsc__reader *r, uint8_t *p, size_t avail, wsc__event *ev)
 {
     size_t n = r->remaining < avail ? (size_t)r->remaining : avail;
@@ -108,8 +111,8 @@ static size_t payload_chunk(wsc__reader *r, uint8_t *p, size_t avail, wsc__event
     }
     r->remaining -= n;
     bool last = r->remaining == 0 && (fr & FR_FIN);
-    /* Section 8.1: fail as soon as text is not UTF-8, not when the message ends, so a peer cannot make
-       us buffer a message that is already known to be bad. */
+    /* Section 8.1: fail as soon as text is not UTF-8, not when the message ends, so a peer cannot
+       make us buffer a message that is already known to be bad. */
     if (fr & FR_VALIDATE) {
         if (!wsc__utf8_feed(&r->utf8, p, n) || (last && !wsc__utf8_complete(&r->utf8)))
             return fail(r, E_UTF8, ev);
@@ -141,8 +144,8 @@ size_t wsc__reader_next(wsc__reader *r, uint8_t *buf, size_t len, wsc__event *ev
     if (r->state == ST_ERROR)
         return fail(r, r->err, ev);
 
-    /* Rules decidable from the first byte are checked before waiting for the rest of the header, so a
-       stream fed byte by byte fails at the first offending byte. */
+    /* Rules decidable from the first byte are checked before waiting for the rest of the header, so
+       a stream fed byte by byte fails at the first offending byte. */
     if (len == 0)
         return need_more(2, ev);
     unsigned b0 = buf[0];
@@ -206,7 +209,8 @@ size_t wsc__reader_next(wsc__reader *r, uint8_t *buf, size_t len, wsc__event *ev
             return fail(r, E_CTRL_LEN, ev);
     } else {
         /* Enforced on the declared lengths, before any payload arrives: a peer cannot make us read,
-           buffer or wait for more than the cap (10.4). The sum is kept in 64 bits without overflow. */
+           buffer or wait for more than the cap (10.4). The sum is kept in 64 bits without overflow.
+         */
         uint64_t before = op == WSC__OP_CONT ? r->msg_size : 0;
         if (plen > r->max - before)
             return fail(r, E_TOO_BIG, ev);

@@ -14,64 +14,70 @@
 #include "proto/utf8.h"
 
 enum {
-    WSC__READER_UTF8 = 1, /* validate text messages (not compressed ones: inflate output is validated later) */
-    WSC__READER_RSV1 = 2  /* an extension (permessage-deflate) negotiated RSV1 */
+    WSC__READER_UTF8 =
+        1, /* validate text messages (not compressed ones: inflate output is validated later) */
+    WSC__READER_RSV1 = 2 /* an extension (permessage-deflate) negotiated RSV1 */
 };
 
 /* Private: read only through the functions below. sizeof <= 48 (checked at compile time). */
 typedef struct wsc__reader {
-    uint64_t max;        /* max message size (sum of the declared lengths of its frames) */
-    uint64_t msg_size;   /* declared bytes of the message in progress so far */
-    uint64_t remaining;  /* payload bytes left in the current data frame (state PAYLOAD) */
-    wsc__utf8 utf8;      /* text validation state of the message in progress */
-    uint8_t key[4];      /* mask key of the current data frame */
-    uint8_t state;       /* header / payload / error */
-    uint8_t role;        /* enum wsc__role */
-    uint8_t flags;       /* WSC__READER_* */
-    uint8_t msg_op;      /* 0 = no message in progress, else TEXT/BINARY of the fragmented message */
-    uint8_t frame;       /* current data frame: FIN, masked, message RSV1, first chunk pending bits */
-    uint8_t key_off;     /* mask offset (0..3) of the next payload byte of the current frame */
-    uint8_t err;         /* internal error reason (see wsc__reader_error) */
+    uint64_t max;       /* max message size (sum of the declared lengths of its frames) */
+    uint64_t msg_size;  /* declared bytes of the message in progress so far */
+    uint64_t remaining; /* payload bytes left in the current data frame (state PAYLOAD) */
+    wsc__utf8 utf8;     /* text validation state of the message in progress */
+    uint8_t key[4];     /* mask key of the current data frame */
+    uint8_t state;      /* header / payload / error */
+    uint8_t role;       /* enum wsc__role */
+    uint8_t flags;      /* WSC__READER_* */
+    uint8_t msg_op;     /* 0 = no message in progress, else TEXT/BINARY of the fragmented message */
+    uint8_t frame;   /* current data frame: FIN, masked, message RSV1, first chunk pending bits */
+    uint8_t key_off; /* mask offset (0..3) of the next payload byte of the current frame */
+    uint8_t err;     /* internal error reason (see wsc__reader_error) */
     uint8_t pad_;
 } wsc__reader;
 
 /* Initialises r for one connection. role is our side (a server requires masked frames, a client
- * refuses them). max_message_size caps a message's total declared length (0 = no limit); it is checked
- * against frame headers before any payload is read, so a peer cannot make us wait for (or buffer) more
- * than the cap. With RSV1 (compression) it caps compressed bytes only: the inflater enforces its own cap.
- * Thread-safety: a reader is used by one thread at a time. */
-void wsc__reader_init(wsc__reader *r, enum wsc__role role, uint64_t max_message_size, unsigned flags);
+ * refuses them). max_message_size caps a message's total declared length (0 = no limit); it is
+ * checked against frame headers before any payload is read, so a peer cannot make us wait for (or
+ * buffer) more than the cap. With RSV1 (compression) it caps compressed bytes only: the inflater
+ * enforces its own cap. Thread-safety: a reader is used by one thread at a time. */
+void wsc__reader_init(wsc__reader *r, enum wsc__role role, uint64_t max_message_size,
+                      unsigned flags);
 
 enum wsc__ev_kind { WSC__EV_NEED_MORE, WSC__EV_DATA, WSC__EV_CONTROL, WSC__EV_ERROR };
 
 typedef struct {
     enum wsc__ev_kind kind;
-    unsigned opcode;   /* DATA: TEXT/BINARY (the message's type, also for continuation frames); CONTROL: CLOSE/PING/PONG */
-    uint8_t *data;     /* DATA, CONTROL: unmasked payload bytes, pointing INTO the caller's buffer */
+    unsigned opcode; /* DATA: TEXT/BINARY (the message's type, also for continuation frames);
+                        CONTROL: CLOSE/PING/PONG */
+    uint8_t *data;   /* DATA, CONTROL: unmasked payload bytes, pointing INTO the caller's buffer */
     size_t len;
-    bool first, last;  /* DATA: first chunk of the message / message complete after this chunk */
-    bool rsv1;         /* DATA: the message had RSV1 set (compressed) */
-    unsigned close_code;  /* CONTROL close: the peer's code (1005 if none); ERROR: the code to close with (1002, 1007, 1009) */
-    const uint8_t *reason; size_t reason_len; /* CONTROL close: reason inside data (NULL/0 if none) */
-    size_t need;       /* NEED_MORE: total bytes (from the start of what was passed) needed before progress is possible */
+    bool first, last;    /* DATA: first chunk of the message / message complete after this chunk */
+    bool rsv1;           /* DATA: the message had RSV1 set (compressed) */
+    unsigned close_code; /* CONTROL close: the peer's code (1005 if none); ERROR: the code to close
+                            with (1002, 1007, 1009) */
+    const uint8_t *reason;
+    size_t reason_len; /* CONTROL close: reason inside data (NULL/0 if none) */
+    size_t need;       /* NEED_MORE: total bytes (from the start of what was passed) needed before
+                          progress is possible */
 } wsc__event;
 
 /* Consumes a prefix of buf[0..len) and reports one event. Returns the bytes consumed (<= len).
- * - NEED_MORE: consumes 0. A partial frame header, a partial CONTROL frame, or a data frame header with
- *   no payload byte yet is not consumed: the caller keeps those bytes, appends more (at least up to
- *   ev->need bytes in total) and calls again. A buffer of WSC__CONTROL_FRAME_MAX (139) bytes is always
- *   enough to make progress.
+ * - NEED_MORE: consumes 0. A partial frame header, a partial CONTROL frame, or a data frame header
+ * with no payload byte yet is not consumed: the caller keeps those bytes, appends more (at least up
+ * to ev->need bytes in total) and calls again. A buffer of WSC__CONTROL_FRAME_MAX (139) bytes is
+ * always enough to make progress.
  * - DATA: payload streamed as it arrives; a chunk never spans two frames and may be empty (a frame
- *   with no payload, e.g. an empty message). Bytes are unmasked in place. The consumed count includes
- *   the frame header when the chunk starts a frame. first&&last on one chunk means the whole message
- *   is contiguous in buf (zero-copy fast path).
- * - CONTROL: a whole control frame (header + payload <= 125), unmasked in place; may arrive between the
- *   frames of a fragmented message. A close payload is validated (bad ones give ERROR instead).
- * - ERROR: consumes 0; close_code is 1002 (any section 5 violation or bad close payload), 1007 (invalid
- *   UTF-8 in text or a close reason; reported for the chunk holding the first invalid byte, before the
- *   message ends) or 1009 (message over the cap, from declared lengths). The reader stays in error: every
- *   later call returns the same ERROR. wsc__reader_error says what went wrong (for logs).
- * Thread-safety: one thread at a time per reader. */
+ *   with no payload, e.g. an empty message). Bytes are unmasked in place. The consumed count
+ * includes the frame header when the chunk starts a frame. first&&last on one chunk means the whole
+ * message is contiguous in buf (zero-copy fast path).
+ * - CONTROL: a whole control frame (header + payload <= 125), unmasked in place; may arrive between
+ * the frames of a fragmented message. A close payload is validated (bad ones give ERROR instead).
+ * - ERROR: consumes 0; close_code is 1002 (any section 5 violation or bad close payload), 1007
+ * (invalid UTF-8 in text or a close reason; reported for the chunk holding the first invalid byte,
+ * before the message ends) or 1009 (message over the cap, from declared lengths). The reader stays
+ * in error: every later call returns the same ERROR. wsc__reader_error says what went wrong (for
+ * logs). Thread-safety: one thread at a time per reader. */
 size_t wsc__reader_next(wsc__reader *r, uint8_t *buf, size_t len, wsc__event *ev);
 
 /* True while a data message has started and its last chunk has not been returned yet (between the

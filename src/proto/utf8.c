@@ -1,14 +1,16 @@
 /* Streaming UTF-8 validation (RFC 3629 section 4 grammar) with a shift-based DFA.
  *
  * Each byte maps to a 64-bit row holding, for every state, the next state as a 6-bit field at the
- * state's own bit offset; a step is one table load (independent of the state, so it is issued early)
- * and one shift, so the only loop-carried dependency is a single-cycle shift. REJECT is sticky, which
- * lets the hot loop test for failure once per block instead of once per byte. Pure ASCII runs, the
- * common case for text messages, are skipped 32 bytes at a time while the state is ACCEPT. */
+ * state's own bit offset; a step is one table load (independent of the state, so it is issued
+ * early) and one shift, so the only loop-carried dependency is a single-cycle shift. REJECT is
+ * sticky, which lets the hot loop test for failure once per block instead of once per byte. Pure
+ * ASCII runs, the common case for text messages, are skipped 32 bytes at a time while the state is
+ * ACCEPT. */
 #include "proto/utf8.h"
 
 #include <string.h>
 
+/* clang-format off */
 /* States are bit offsets (multiples of 6 so each next-state field fits below bit 64). */
 #define ACC 0  /* between code points */
 #define REJ 6  /* invalid: sticky */
@@ -51,6 +53,7 @@ static const uint64_t dfa[] = {
     LE0, R8(L3), R4(L3), LED, R2(L3),                                                                /* E0-EF */
     LF0, R2(L4), L4, LF4, R8(BAD), R2(BAD), BAD,                                                     /* F0-FF */
 };
+/* clang-format on */
 _Static_assert(sizeof dfa / sizeof dfa[0] == 256, "one row per byte value");
 
 static inline uint64_t load64(const uint8_t *p)
@@ -71,13 +74,15 @@ bool wsc__utf8_feed(wsc__utf8 *v, const uint8_t *p, size_t n)
         return false;
     while (i < n) {
         if ((s & 63) == ACC) {
-            while (n - i >= 32 && ((load64(p + i) | load64(p + i + 8) | load64(p + i + 16) | load64(p + i + 24))
-                                   & HIGH_BITS) == 0)
+            while (n - i >= 32 &&
+                   ((load64(p + i) | load64(p + i + 8) | load64(p + i + 16) | load64(p + i + 24)) &
+                    HIGH_BITS) == 0)
                 i += 32;
             while (n - i >= 8 && (load64(p + i) & HIGH_BITS) == 0)
                 i += 8;
         }
-        /* Run the DFA over a block; REJECT is sticky so one check per block finds any invalid byte in it. */
+        /* Run the DFA over a block; REJECT is sticky so one check per block finds any invalid byte
+         * in it. */
         size_t end = n - i > 32 ? i + 32 : n;
         for (; i < end; i++)
             s = dfa[p[i]] >> (s & 63);

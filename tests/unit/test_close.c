@@ -22,8 +22,10 @@ TEST(code_rules_exhaustive)
 
 TEST(code_rules_named)
 {
-    static const unsigned ok[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999};
-    static const unsigned bad[] = {0, 1, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535};
+    static const unsigned ok[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009,
+                                  1010, 1011, 3000, 3999, 4000, 4999};
+    static const unsigned bad[] = {0,    1,    999,  1004, 1005, 1006, 1015,
+                                   1016, 1100, 2000, 2999, 5000, 65535};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
         CHECK(wsc__close_code_valid_on_wire(ok[i]));
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
@@ -78,7 +80,7 @@ TEST(parse_every_code)
 TEST(parse_reason_utf8)
 {
     uint8_t good[] = {0x0F, 0xA0, 0xCE, 0xBA, 0xE1, 0xBD, 0xB9}; /* 4000 "κό" */
-    uint8_t bad[] = {0x03, 0xE8, 'o', 'k', 0xED, 0xA0, 0x80};   /* surrogate */
+    uint8_t bad[] = {0x03, 0xE8, 'o', 'k', 0xED, 0xA0, 0x80};    /* surrogate */
     uint8_t cut[] = {0x03, 0xE8, 0xE2, 0x82};                    /* truncated euro sign */
     uint8_t over[] = {0x03, 0xE8, 0xC0, 0x80};                   /* overlong NUL */
     CHECK_EQ_INT(wsc__close_payload_parse(good, sizeof good, NULL, NULL, NULL), 0);
@@ -134,7 +136,8 @@ TEST(build_truncates_reason_at_code_point)
         r[2 * i + 1] = (char)0xA9;
     }
     CHECK_EQ_INT(wsc__close_payload_build(out, 1000, r, 124), 2 + 122);
-    /* Four-byte characters: 31 * 4 = 124, 30 fit (120 bytes); shift by one ASCII byte: 1 + 30 * 4. */
+    /* Four-byte characters: 31 * 4 = 124, 30 fit (120 bytes); shift by one ASCII byte: 1 + 30 * 4.
+     */
     r[0] = 'x';
     for (int i = 0; i < 31; i++)
         memcpy(r + 1 + 4 * i, "\xF0\x9F\x98\x80", 4);

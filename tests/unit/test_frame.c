@@ -7,7 +7,8 @@
 static const uint8_t rfc_key[4] = {0x37, 0xfa, 0x21, 0x3d};
 
 /* Builds a whole frame (header + payload, masked when key != NULL) into out; returns its length. */
-static size_t build(uint8_t *out, unsigned op, bool fin, const void *payload, size_t n, const uint8_t *key)
+static size_t build(uint8_t *out, unsigned op, bool fin, const void *payload, size_t n,
+                    const uint8_t *key)
 {
     size_t h = wsc__frame_header_build(out, op, fin, false, n, key);
     if (n)
@@ -27,7 +28,8 @@ TEST(rfc_5_7_single_frame_unmasked_text)
 
 TEST(rfc_5_7_single_frame_masked_text)
 {
-    static const uint8_t want[] = {0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58};
+    static const uint8_t want[] = {0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d,
+                                   0x7f, 0x9f, 0x4d, 0x51, 0x58};
     uint8_t out[64];
     CHECK_EQ_INT(build(out, WSC__OP_TEXT, true, "Hello", 5, rfc_key), sizeof want);
     CHECK_EQ_MEM(out, want, sizeof want);
@@ -47,7 +49,8 @@ TEST(rfc_5_7_fragmented_unmasked_text)
 TEST(rfc_5_7_unmasked_ping_masked_pong)
 {
     static const uint8_t ping[] = {0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f};
-    static const uint8_t pong[] = {0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58};
+    static const uint8_t pong[] = {0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d,
+                                   0x7f, 0x9f, 0x4d, 0x51, 0x58};
     uint8_t out[64];
     CHECK_EQ_INT(build(out, WSC__OP_PING, true, "Hello", 5, NULL), sizeof ping);
     CHECK_EQ_MEM(out, ping, sizeof ping);
@@ -72,8 +75,15 @@ TEST(length_encoding_boundaries)
         uint64_t len;
         size_t hl;
         uint8_t b1;
-    } cases[] = {{0, 2, 0}, {1, 2, 1}, {125, 2, 125}, {126, 4, 126}, {127, 4, 126}, {65535, 4, 126},
-                 {65536, 10, 127}, {UINT64_C(0xFFFFFFFF), 10, 127}, {UINT64_C(0x100000000), 10, 127},
+    } cases[] = {{0, 2, 0},
+                 {1, 2, 1},
+                 {125, 2, 125},
+                 {126, 4, 126},
+                 {127, 4, 126},
+                 {65535, 4, 126},
+                 {65536, 10, 127},
+                 {UINT64_C(0xFFFFFFFF), 10, 127},
+                 {UINT64_C(0x100000000), 10, 127},
                  {INT64_MAX, 10, 127}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         uint8_t out[14];
@@ -92,7 +102,8 @@ TEST(length_encoding_boundaries)
         }
         CHECK(got == cases[i].len);
         uint8_t key[4] = {1, 2, 3, 4};
-        CHECK_EQ_INT(wsc__frame_header_build(out, WSC__OP_BINARY, true, false, cases[i].len, key), hl + 4);
+        CHECK_EQ_INT(wsc__frame_header_build(out, WSC__OP_BINARY, true, false, cases[i].len, key),
+                     hl + 4);
         CHECK_EQ_INT(out[1] & 0x80, 0x80);
         CHECK_EQ_MEM(out + hl, key, 4);
     }

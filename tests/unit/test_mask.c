@@ -23,7 +23,8 @@ static const struct {
     const char *name;
     mask_fn mask;
     copy_fn copy;
-} impls[] = {{"default", wsc__mask, wsc__mask_copy}, {"portable", wsc__mask_portable, wsc__mask_copy_portable}};
+} impls[] = {{"default", wsc__mask, wsc__mask_copy},
+             {"portable", wsc__mask_portable, wsc__mask_copy_portable}};
 
 static void ref_mask(uint8_t *p, size_t n, const uint8_t key[4], size_t off)
 {
@@ -76,7 +77,8 @@ TEST(every_alignment_offset_length)
                     impls[k].mask(buf + PAD - 16 + a, n, key, offsets[o]);
                     ref_mask(want + PAD - 16 + a, n, key, offsets[o]);
                     if (memcmp(buf, want, sizeof buf) != 0) {
-                        fprintf(stderr, "  %s: align %zu offset %zu len %zu\n", impls[k].name, a, offsets[o], n);
+                        fprintf(stderr, "  %s: align %zu offset %zu len %zu\n", impls[k].name, a,
+                                offsets[o], n);
                         CHECK(0);
                     }
                 }
@@ -85,7 +87,8 @@ TEST(every_alignment_offset_length)
 TEST(copy_every_alignment)
 {
     enum { MAXN = 300, PAD = 48 };
-    static uint8_t src[MAXN + 2 * PAD], dst[MAXN + 2 * PAD], want[MAXN + 2 * PAD], guard[MAXN + 2 * PAD];
+    static uint8_t src[MAXN + 2 * PAD], dst[MAXN + 2 * PAD], want[MAXN + 2 * PAD],
+        guard[MAXN + 2 * PAD];
     fill(src, sizeof src);
     fill(guard, sizeof guard);
     for (size_t k = 0; k < 2; k++)
@@ -99,7 +102,8 @@ TEST(copy_every_alignment)
                         ref_mask(want + PAD + da, n, key, off);
                         impls[k].copy(dst + PAD + da, src + PAD + sa, n, key, off);
                         if (memcmp(dst, want, sizeof dst) != 0) {
-                            fprintf(stderr, "  %s: src %zu dst %zu off %zu len %zu\n", impls[k].name, sa, da, off, n);
+                            fprintf(stderr, "  %s: src %zu dst %zu off %zu len %zu\n",
+                                    impls[k].name, sa, da, off, n);
                             CHECK(0);
                         }
                     }

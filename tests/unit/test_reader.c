@@ -1,6 +1,7 @@
-/* Message reader: every RFC 6455 section 5 rule, the section 5.7 examples, NEED_MORE accounting, the
- * size cap, incremental UTF-8, and a randomized round trip fed whole, split at random points and one
- * byte at a time through a caller loop that keeps unconsumed bytes (as a connection does). */
+/* Message reader: every RFC 6455 section 5 rule, the section 5.7 examples, NEED_MORE accounting,
+ * the size cap, incremental UTF-8, and a randomized round trip fed whole, split at random points
+ * and one byte at a time through a caller loop that keeps unconsumed bytes (as a connection does).
+ */
 #include "../test.h"
 
 #include "proto/close.h"
@@ -8,7 +9,8 @@
 #include "proto/mask.h"
 #include "proto/reader.h"
 
-/* ---- small helpers ---------------------------------------------------------------------------- */
+/* ---- small helpers ----------------------------------------------------------------------------
+ */
 
 struct bytes {
     uint8_t *p;
@@ -55,7 +57,8 @@ static uint64_t rnd(void)
 enum { ENC_MIN, ENC_16, ENC_64 };
 
 /* Appends one frame with full control over the header: b0 is the first byte as sent. */
-static void raw_frame(struct bytes *s, unsigned b0, const void *payload, size_t n, const uint8_t *key, int enc)
+static void raw_frame(struct bytes *s, unsigned b0, const void *payload, size_t n,
+                      const uint8_t *key, int enc)
 {
     uint8_t h[14];
     size_t hl = 2;
@@ -88,17 +91,20 @@ static void raw_frame(struct bytes *s, unsigned b0, const void *payload, size_t 
 }
 
 /* A frame as our builder makes it; masked (with a fresh key) when the reader is a server. */
-static void frame(struct bytes *s, enum wsc__role reader_role, unsigned op, bool fin, const void *payload, size_t n)
+static void frame(struct bytes *s, enum wsc__role reader_role, unsigned op, bool fin,
+                  const void *payload, size_t n)
 {
     uint8_t key[4];
     wsc__mask_key_new(key);
-    raw_frame(s, (fin ? 0x80u : 0u) | op, payload, n, reader_role == WSC__ROLE_SERVER ? key : NULL, ENC_MIN);
+    raw_frame(s, (fin ? 0x80u : 0u) | op, payload, n, reader_role == WSC__ROLE_SERVER ? key : NULL,
+              ENC_MIN);
 }
 
 /* ---- the caller loop ---------------------------------------------------------------------------
  * Feeds stream through a buffer of capacity cap, chunk sizes chosen by mode, and records what the
- * reader reports in a log: 'M' op rsv1 len data for each complete message, 'C' op len data code for each
- * control frame, 'E' code on error, and finally 'U' with the count of bytes left unconsumed. */
+ * reader reports in a log: 'M' op rsv1 len data for each complete message, 'C' op len data code for
+ * each control frame, 'E' code on error, and finally 'U' with the count of bytes left unconsumed.
+ */
 
 enum { FEED_WHOLE, FEED_RANDOM, FEED_BYTES };
 
@@ -133,18 +139,20 @@ static void log_end(struct bytes *log, size_t left)
 }
 
 static int feed_failures;
-#define FEED_CHECK(cond)                                                                                \
-    do {                                                                                                \
-        if (!(cond)) {                                                                                  \
-            fprintf(stderr, "  %s:%d: feed invariant failed: %s\n", __FILE__, __LINE__, #cond);         \
-            feed_failures++;                                                                            \
-            goto out;                                                                                   \
-        }                                                                                               \
+#define FEED_CHECK(cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "  %s:%d: feed invariant failed: %s\n", __FILE__, __LINE__, #cond);    \
+            feed_failures++;                                                                       \
+            goto out;                                                                              \
+        }                                                                                          \
     } while (0)
 
-static void feed(wsc__reader *r, const uint8_t *stream, size_t n, int mode, size_t cap, struct bytes *log)
+static void feed(wsc__reader *r, const uint8_t *stream, size_t n, int mode, size_t cap,
+                 struct bytes *log)
 {
-    uint8_t *buf = malloc(cap); /* exact size: ASan catches any read past what the reader was given */
+    uint8_t *buf =
+        malloc(cap); /* exact size: ASan catches any read past what the reader was given */
     struct bytes msg = {0};
     bool in_msg = false;
     unsigned msg_op = 0;
@@ -210,7 +218,8 @@ static void feed(wsc__reader *r, const uint8_t *stream, size_t n, int mode, size
                 FEED_CHECK(wsc__reader_in_message(r) == in_msg);
             } else {
                 FEED_CHECK(ev.kind == WSC__EV_CONTROL);
-                FEED_CHECK(ev.opcode == WSC__OP_CLOSE || ev.opcode == WSC__OP_PING || ev.opcode == WSC__OP_PONG);
+                FEED_CHECK(ev.opcode == WSC__OP_CLOSE || ev.opcode == WSC__OP_PING ||
+                           ev.opcode == WSC__OP_PONG);
                 FEED_CHECK(ev.len <= 125);
                 unsigned code = 0;
                 if (ev.opcode == WSC__OP_CLOSE) {
@@ -218,7 +227,8 @@ static void feed(wsc__reader *r, const uint8_t *stream, size_t n, int mode, size
                     if (ev.len == 0)
                         FEED_CHECK(code == 1005 && ev.reason == NULL && ev.reason_len == 0);
                     else
-                        FEED_CHECK(ev.reason_len == ev.len - 2 && (ev.reason_len == 0 || ev.reason == ev.data + 2));
+                        FEED_CHECK(ev.reason_len == ev.len - 2 &&
+                                   (ev.reason_len == 0 || ev.reason == ev.data + 2));
                 }
                 log_ctl(log, ev.opcode, ev.data, ev.len, code);
             }
@@ -250,8 +260,8 @@ static bool logs_equal(const struct bytes *a, const struct bytes *b, const char 
 }
 
 /* Runs stream in all three modes (several random splits) and checks each log against want. */
-static bool check_all_modes(enum wsc__role role, uint64_t max, unsigned flags, const struct bytes *s,
-                            const struct bytes *want)
+static bool check_all_modes(enum wsc__role role, uint64_t max, unsigned flags,
+                            const struct bytes *s, const struct bytes *want)
 {
     static const char *names[] = {"whole", "random", "bytes"};
     for (int mode = 0; mode < 3; mode++)
@@ -259,7 +269,7 @@ static bool check_all_modes(enum wsc__role role, uint64_t max, unsigned flags, c
             wsc__reader r;
             struct bytes log = {0};
             wsc__reader_init(&r, role, max, flags);
-            size_t cap = mode == FEED_WHOLE ? (s->n > 139 ? s->n : 139)
+            size_t cap = mode == FEED_WHOLE   ? (s->n > 139 ? s->n : 139)
                          : mode == FEED_BYTES ? WSC__CONTROL_FRAME_MAX
                                               : WSC__CONTROL_FRAME_MAX + (size_t)(rnd() % 100000);
             feed(&r, s->p, s->n, mode, cap, &log);
@@ -272,14 +282,15 @@ static bool check_all_modes(enum wsc__role role, uint64_t max, unsigned flags, c
 }
 
 /* Each error case: stream must yield the logged events in want, then ERROR code, in every mode. */
-static bool expect_events_then_error(enum wsc__role role, uint64_t max, unsigned flags, struct bytes *s,
-                                     struct bytes *want, unsigned code)
+static bool expect_events_then_error(enum wsc__role role, uint64_t max, unsigned flags,
+                                     struct bytes *s, struct bytes *want, unsigned code)
 {
     log_err(want, code);
     return check_all_modes(role, max, flags, s, want);
 }
 
-/* ---- RFC 6455 section 5.7 examples -------------------------------------------------------------- */
+/* ---- RFC 6455 section 5.7 examples --------------------------------------------------------------
+ */
 
 static void one(wsc__reader *r, const uint8_t *p, size_t n, wsc__event *ev, size_t want_consumed)
 {
@@ -357,7 +368,8 @@ TEST(rfc_fragmented_unmasked)
 TEST(rfc_ping_unmasked_pong_masked)
 {
     static const uint8_t ping[] = {0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f};
-    static const uint8_t pong[] = {0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58};
+    static const uint8_t pong[] = {0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d,
+                                   0x7f, 0x9f, 0x4d, 0x51, 0x58};
     wsc__reader r;
     wsc__event ev;
     uint8_t b[16];
@@ -404,7 +416,8 @@ TEST(rfc_binary_256_and_64k)
     }
 }
 
-/* ---- NEED_MORE accounting ----------------------------------------------------------------------- */
+/* ---- NEED_MORE accounting -----------------------------------------------------------------------
+ */
 
 TEST(need_more_counts)
 {
@@ -438,7 +451,8 @@ TEST(need_more_counts)
     CHECK(ev.kind == WSC__EV_DATA && !ev.first && !ev.last && ev.len == 99);
     /* A following control frame is not consumed until whole: 64-bit length 5 (non-minimal). */
     wsc__reader_init(&r, WSC__ROLE_SERVER, 0, 0);
-    static const uint8_t ping[] = {0x89, 0xFF, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 'h', 'e', 'l', 'l', 'o'};
+    static const uint8_t ping[] = {0x89, 0xFF, 0, 0, 0,   0,   0,   0,   0,  5,
+                                   0,    0,    0, 0, 'h', 'e', 'l', 'l', 'o'};
     memcpy(b, ping, sizeof ping);
     for (size_t n = 0; n < sizeof ping; n++) {
         CHECK_EQ_INT(wsc__reader_next(&r, b, n, &ev), 0);
@@ -479,13 +493,14 @@ TEST(streamed_payload_mask_offset)
     bytes_free(&s);
 }
 
-/* ---- section 5 rules, each in every feeding mode ------------------------------------------------ */
+/* ---- section 5 rules, each in every feeding mode ------------------------------------------------
+ */
 
 #define ROLE_KEY(role) ((role) == WSC__ROLE_SERVER ? mkey : NULL)
 static const uint8_t mkey[4] = {0x11, 0x22, 0x33, 0x44};
 
-static bool rule(enum wsc__role role, unsigned flags, unsigned b0, const char *payload, size_t n, int enc,
-                 unsigned code)
+static bool rule(enum wsc__role role, unsigned flags, unsigned b0, const char *payload, size_t n,
+                 int enc, unsigned code)
 {
     struct bytes s = {0}, want = {0};
     raw_frame(&s, b0, payload, n, ROLE_KEY(role), enc);
@@ -498,12 +513,16 @@ static bool rule(enum wsc__role role, unsigned flags, unsigned b0, const char *p
 TEST(rsv_bits)
 {
     for (int role = 0; role < 2; role++) {
-        CHECK(rule(role, 0, 0x80 | 0x20 | WSC__OP_TEXT, "a", 1, ENC_MIN, 1002));          /* RSV2 */
-        CHECK(rule(role, 0, 0x80 | 0x10 | WSC__OP_BINARY, "a", 1, ENC_MIN, 1002));        /* RSV3 */
-        CHECK(rule(role, WSC__READER_RSV1, 0x80 | 0x30 | 2, "a", 1, ENC_MIN, 1002));        /* even with RSV1 */
-        CHECK(rule(role, 0, 0x80 | 0x40 | WSC__OP_TEXT, "a", 1, ENC_MIN, 1002));          /* RSV1 not negotiated */
-        CHECK(rule(role, WSC__READER_RSV1, 0x80 | 0x40 | WSC__OP_PING, "", 0, ENC_MIN, 1002)); /* control */
-        CHECK(rule(role, 0x7F & ~WSC__READER_RSV1, 0x80 | 0x40 | WSC__OP_BINARY, "", 0, ENC_MIN, 1002));
+        CHECK(rule(role, 0, 0x80 | 0x20 | WSC__OP_TEXT, "a", 1, ENC_MIN, 1002));   /* RSV2 */
+        CHECK(rule(role, 0, 0x80 | 0x10 | WSC__OP_BINARY, "a", 1, ENC_MIN, 1002)); /* RSV3 */
+        CHECK(rule(role, WSC__READER_RSV1, 0x80 | 0x30 | 2, "a", 1, ENC_MIN,
+                   1002)); /* even with RSV1 */
+        CHECK(rule(role, 0, 0x80 | 0x40 | WSC__OP_TEXT, "a", 1, ENC_MIN,
+                   1002)); /* RSV1 not negotiated */
+        CHECK(rule(role, WSC__READER_RSV1, 0x80 | 0x40 | WSC__OP_PING, "", 0, ENC_MIN,
+                   1002)); /* control */
+        CHECK(rule(role, 0x7F & ~WSC__READER_RSV1, 0x80 | 0x40 | WSC__OP_BINARY, "", 0, ENC_MIN,
+                   1002));
     }
 }
 
@@ -588,7 +607,8 @@ TEST(length_64_top_bit)
         struct bytes s = {0}, want = {0};
         put(&s, h, role == WSC__ROLE_SERVER ? 14 : 10);
         CHECK(expect_events_then_error(role, 0, 0, &s, &want, 1002));
-        /* 2^63 - 1 is a legal length (refused only by the size cap): no error without a cap, 1009 with. */
+        /* 2^63 - 1 is a legal length (refused only by the size cap): no error without a cap, 1009
+         * with. */
         s.p[2] = 0x7F;
         want.n = 0;
         log_end(&want, s.n);
@@ -606,8 +626,8 @@ TEST(control_frame_rules)
     memset(p, 'c', sizeof p);
     for (int role = 0; role < 2; role++) {
         for (unsigned op = 8; op <= 10; op++) {
-            CHECK(rule(role, 0, op, "", 0, ENC_MIN, 1002));                /* not FIN */
-            CHECK(rule(role, 0, 0x80 | op, p, 126, ENC_MIN, 1002));         /* 126 bytes */
+            CHECK(rule(role, 0, op, "", 0, ENC_MIN, 1002));         /* not FIN */
+            CHECK(rule(role, 0, 0x80 | op, p, 126, ENC_MIN, 1002)); /* 126 bytes */
             CHECK(rule(role, 0, 0x80 | op, p, 126, ENC_64, 1002));
         }
         /* 125 is fine; and the error for 126 comes from the header, before the payload arrives. */
@@ -641,7 +661,8 @@ TEST(continuation_rules)
         for (unsigned b0 = 0; b0 < 4; b0++) {
             s.n = want.n = 0;
             raw_frame(&s, 0x01, "a", 1, ROLE_KEY(role), ENC_MIN);
-            raw_frame(&s, (b0 & 1 ? 0x80u : 0u) | (b0 & 2 ? 1u : 2u), "b", 1, ROLE_KEY(role), ENC_MIN);
+            raw_frame(&s, (b0 & 1 ? 0x80u : 0u) | (b0 & 2 ? 1u : 2u), "b", 1, ROLE_KEY(role),
+                      ENC_MIN);
             CHECK(expect_events_then_error(role, 0, 0, &s, &want, 1002));
         }
         /* Control frames between fragments are fine, and an empty fragment too. */
@@ -678,11 +699,13 @@ TEST(close_payloads)
         {"", 0, 0, 1005},
         {"\x03", 1, 1002, 0},
         {"\x03\xe8", 2, 0, 1000},
-        {"\x0f\xa0" "bye", 5, 0, 4000},
-        {"\x03\xed", 2, 1002, 0},             /* 1005 on the wire */
-        {"\x03\xee", 2, 1002, 0},             /* 1006 */
-        {"\x03\xe7", 2, 1002, 0},             /* 999 */
-        {"\x03\xf7", 2, 1002, 0},             /* 1015 */
+        {"\x0f\xa0"
+         "bye",
+         5, 0, 4000},
+        {"\x03\xed", 2, 1002, 0}, /* 1005 on the wire */
+        {"\x03\xee", 2, 1002, 0}, /* 1006 */
+        {"\x03\xe7", 2, 1002, 0}, /* 999 */
+        {"\x03\xf7", 2, 1002, 0}, /* 1015 */
         {"\x0b\xb8", 2, 0, 3000},
         {"\x13\x88", 2, 1002, 0},             /* 5000 */
         {"\x03\xe8\xed\xa0\x80", 5, 1007, 0}, /* surrogate in the reason */
@@ -695,7 +718,8 @@ TEST(close_payloads)
             if (cases[i].code) {
                 CHECK(expect_events_then_error(role, 0, 0, &s, &want, cases[i].code));
             } else {
-                log_ctl(&want, WSC__OP_CLOSE, (const uint8_t *)cases[i].p, cases[i].n, cases[i].peer);
+                log_ctl(&want, WSC__OP_CLOSE, (const uint8_t *)cases[i].p, cases[i].n,
+                        cases[i].peer);
                 log_end(&want, 0);
                 CHECK(check_all_modes(role, 0, 0, &s, &want));
             }
@@ -717,7 +741,8 @@ TEST(close_reason_fields)
     CHECK_EQ_INT(ev.reason_len, 5);
 }
 
-/* ---- UTF-8 in text messages --------------------------------------------------------------------- */
+/* ---- UTF-8 in text messages ---------------------------------------------------------------------
+ */
 
 TEST(text_utf8)
 {
@@ -736,8 +761,8 @@ TEST(text_utf8)
         log_msg(&want, WSC__OP_TEXT, false, (const uint8_t *)"\xe2\x82\xac!", 4);
         log_end(&want, 0);
         CHECK(check_all_modes(role, 0, WSC__READER_UTF8, &s, &want));
-        /* Invalid bytes in the first fragment fail before the last fragment arrives: the stream holds
-           only the first fragment (and the start of a second one). */
+        /* Invalid bytes in the first fragment fail before the last fragment arrives: the stream
+           holds only the first fragment (and the start of a second one). */
         s.n = want.n = 0;
         raw_frame(&s, 0x01, "ok\xed\xa0\x80more", 9, ROLE_KEY(role), ENC_MIN);
         raw_frame(&s, 0x00, "tail", 4, ROLE_KEY(role), ENC_MIN);
@@ -784,7 +809,8 @@ TEST(text_utf8_fails_mid_frame)
     CHECK_EQ_STR(wsc__reader_error(&r), "text message is not valid UTF-8");
 }
 
-/* ---- message size cap -------------------------------------------------------------------------- */
+/* ---- message size cap --------------------------------------------------------------------------
+ */
 
 TEST(max_message_size)
 {
@@ -831,10 +857,11 @@ TEST(max_message_size)
 
 TEST(huge_declared_lengths_do_not_overflow)
 {
-    /* Cap 2^63 - 1: 2^62 then 2^62 - 1 reach it exactly; a bigger second fragment must fail without the
-       sum wrapping. */
+    /* Cap 2^63 - 1: 2^62 then 2^62 - 1 reach it exactly; a bigger second fragment must fail without
+       the sum wrapping. */
     uint8_t h[] = {0x02, 127, 0x40, 0, 0, 0, 0, 0, 0, 0, 'x'};
-    uint8_t h2[] = {0x00, 127, 0x3F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}; /* 2^62 - 1: exactly the cap */
+    uint8_t h2[] = {0x00, 127,  0x3F, 0xFF, 0xFF,
+                    0xFF, 0xFF, 0xFF, 0xFF, 0xFF}; /* 2^62 - 1: exactly the cap */
     wsc__reader r;
     wsc__event ev;
     wsc__reader_init(&r, WSC__ROLE_CLIENT, INT64_MAX, 0);
@@ -856,7 +883,8 @@ TEST(huge_declared_lengths_do_not_overflow)
     CHECK_EQ_INT(ev.close_code, 1009);
 }
 
-/* ---- misc -------------------------------------------------------------------------------------- */
+/* ---- misc --------------------------------------------------------------------------------------
+ */
 
 TEST(reader_is_small)
 {
@@ -882,7 +910,8 @@ TEST(error_is_sticky_and_early)
 
 TEST(zero_copy_fast_path)
 {
-    /* Several whole messages in one buffer: each comes back as one first&&last chunk pointing into it. */
+    /* Several whole messages in one buffer: each comes back as one first&&last chunk pointing into
+     * it. */
     struct bytes s = {0};
     for (int i = 0; i < 10; i++)
         frame(&s, WSC__ROLE_SERVER, WSC__OP_BINARY, true, "0123456789", (size_t)i);
@@ -904,7 +933,8 @@ TEST(zero_copy_fast_path)
     bytes_free(&s);
 }
 
-/* ---- randomized round trip ---------------------------------------------------------------------- */
+/* ---- randomized round trip ----------------------------------------------------------------------
+ */
 
 /* Random valid UTF-8 of exactly n bytes (mix of 1- to 4-byte code points). */
 static void rand_text(uint8_t *p, size_t n)
@@ -916,14 +946,20 @@ static void rand_text(uint8_t *p, size_t n)
             k = 1;
         uint32_t c;
         switch (k) {
-        case 1: c = (uint32_t)(rnd() % 0x80); break;
-        case 2: c = 0x80 + (uint32_t)(rnd() % (0x800 - 0x80)); break;
+        case 1:
+            c = (uint32_t)(rnd() % 0x80);
+            break;
+        case 2:
+            c = 0x80 + (uint32_t)(rnd() % (0x800 - 0x80));
+            break;
         case 3:
             do
                 c = 0x800 + (uint32_t)(rnd() % (0x10000 - 0x800));
             while (c >= 0xD800 && c <= 0xDFFF);
             break;
-        default: c = 0x10000 + (uint32_t)(rnd() % (0x110000 - 0x10000)); break;
+        default:
+            c = 0x10000 + (uint32_t)(rnd() % (0x110000 - 0x10000));
+            break;
         }
         if (k == 1)
             p[i] = (uint8_t)c;
@@ -943,23 +979,37 @@ static size_t rand_size(void)
 {
     static const size_t edges[] = {0, 1, 125, 126, 127, 65535, 65536, 70000};
     switch (rnd() % 20) {
-    case 0: return edges[rnd() % 8];
-    case 1: case 2: case 3: return (size_t)(rnd() % 70001);
-    case 4: case 5: case 6: case 7: case 8: case 9: return 126 + (size_t)(rnd() % 4000);
-    default: return (size_t)(rnd() % 126);
+    case 0:
+        return edges[rnd() % 8];
+    case 1:
+    case 2:
+    case 3:
+        return (size_t)(rnd() % 70001);
+    case 4:
+    case 5:
+    case 6:
+    case 7:
+    case 8:
+    case 9:
+        return 126 + (size_t)(rnd() % 4000);
+    default:
+        return (size_t)(rnd() % 126);
     }
 }
 
 static void rand_control(struct bytes *s, struct bytes *want, const uint8_t *key)
 {
     uint8_t p[125];
-    unsigned r = (unsigned)(rnd() % 5), op = r < 2 ? WSC__OP_PING : r < 4 ? WSC__OP_PONG : WSC__OP_CLOSE;
+    unsigned r = (unsigned)(rnd() % 5), op = r < 2   ? WSC__OP_PING
+                                             : r < 4 ? WSC__OP_PONG
+                                                     : WSC__OP_CLOSE;
     size_t n = (size_t)(rnd() % 126);
     unsigned code = 0;
     for (size_t i = 0; i < n; i++)
         p[i] = (uint8_t)rnd();
     if (op == WSC__OP_CLOSE) {
-        static const unsigned codes[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 4999};
+        static const unsigned codes[] = {1000, 1001, 1002, 1003, 1007, 1008,
+                                         1009, 1010, 1011, 3000, 4999};
         code = codes[rnd() % 11];
         char reason[123];
         size_t rl = (size_t)(rnd() % 124);
@@ -991,10 +1041,13 @@ static void rand_stream(struct bytes *s, struct bytes *want, bool masked, bool r
         size_t pos = 0;
         for (int f = 0; f < frags; f++) {
             bool last = f == frags - 1;
-            size_t len = last ? n - pos : (size_t)(rnd() % (n - pos + 1)); /* may be 0, may split a code point */
+            size_t len =
+                last ? n - pos
+                     : (size_t)(rnd() % (n - pos + 1)); /* may be 0, may split a code point */
             uint8_t key[4];
             wsc__mask_key_new(key);
-            unsigned b0 = (last ? 0x80u : 0u) | (f == 0 ? op : WSC__OP_CONT) | (f == 0 && rsv1 ? 0x40u : 0u);
+            unsigned b0 =
+                (last ? 0x80u : 0u) | (f == 0 ? op : WSC__OP_CONT) | (f == 0 && rsv1 ? 0x40u : 0u);
             int enc = rnd() % 10 ? ENC_MIN : rnd() % 2 ? ENC_16 : ENC_64;
             if (enc == ENC_16 && len > 0xFFFF)
                 enc = ENC_64;
@@ -1027,7 +1080,8 @@ TEST(random_round_trip)
         unsigned flags = WSC__READER_UTF8 | (rsv1 ? WSC__READER_RSV1 : 0u);
         bool ok = check_all_modes(role, 70000, flags, &s, &want);
         if (!ok)
-            fprintf(stderr, "  iteration %d (role %s, %zu bytes)\n", iter, role ? "client" : "server", s.n);
+            fprintf(stderr, "  iteration %d (role %s, %zu bytes)\n", iter,
+                    role ? "client" : "server", s.n);
         bytes_free(&s);
         bytes_free(&want);
         CHECK(ok);

@@ -11,7 +11,10 @@ struct vec {
     int fail_at; /* index of the first invalid byte, -1 if valid, -2 if only truncated at the end */
 };
 
-#define V(name, lit, fail) {name, lit, (int)sizeof(lit) - 1, fail}
+#define V(name, lit, fail)                                                                         \
+    {                                                                                              \
+        name, lit, (int)sizeof(lit) - 1, fail                                                      \
+    }
 
 static const struct vec vecs[] = {
     V("empty", "", -1),
@@ -51,8 +54,10 @@ static const struct vec vecs[] = {
     V("3-byte lead then ASCII", "\xe1\x80\x41", 2),
     V("4-byte lead then lead", "\xf1\x80\x80\xc2\x80", 3),
     V("extra continuation", "\xc2\x80\x80", 2),
-    V("kosme + surrogate + edited (6.4.x)", "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80\x65\x64\x69\x74\x65\x64", 12),
-    V("kosme + F4 90 + edited (6.4.x)", "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xf4\x90\x80\x80\x65\x64\x69\x74\x65\x64", 12),
+    V("kosme + surrogate + edited (6.4.x)",
+      "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80\x65\x64\x69\x74\x65\x64", 12),
+    V("kosme + F4 90 + edited (6.4.x)",
+      "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xf4\x90\x80\x80\x65\x64\x69\x74\x65\x64", 12),
     V("valid then FF after 40 ASCII", "0123456789012345678901234567890123456789\xff", 40),
     /* Truncated at the end: valid prefix, not complete. */
     V("truncated C2", "\xc2", -2),
@@ -91,7 +96,8 @@ TEST(vectors_split_everywhere)
                 bool ok = wsc__utf8_feed(&st, s, a);
                 ok = wsc__utf8_feed(&st, s + a, b - a) && ok;
                 ok = wsc__utf8_feed(&st, s + b, n - b) && ok;
-                if (ok != (v->fail_at < 0) || (ok && wsc__utf8_complete(&st) != (v->fail_at == -1))) {
+                if (ok != (v->fail_at < 0) ||
+                    (ok && wsc__utf8_complete(&st) != (v->fail_at == -1))) {
                     fprintf(stderr, "  %s split %zu/%zu\n", v->name, a, b);
                     CHECK(0);
                 }
@@ -241,8 +247,14 @@ static uint64_t rnd(void)
  * validated whole and in random pieces, against the reference. */
 TEST(random_against_reference)
 {
-    static const char *pieces[] = {"a", "hello world, ", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
-                                   "0123456789abcdef0123456789abcdef", "\xed\x9f\xbf", "\xf4\x8f\xbf\xbf"};
+    static const char *pieces[] = {"a",
+                                   "hello world, ",
+                                   "\xc3\xa9",
+                                   "\xe2\x82\xac",
+                                   "\xf0\x9f\x98\x80",
+                                   "0123456789abcdef0123456789abcdef",
+                                   "\xed\x9f\xbf",
+                                   "\xf4\x8f\xbf\xbf"};
     uint8_t buf[600];
     rng_state = 0x1234567887654321u;
     printf("random_against_reference: seed 0x1234567887654321\n");
