@@ -52,6 +52,7 @@ ASAN_BIN := $(addprefix build/asan/bin/,$(PROGS))
 ASAN_TESTS := $(patsubst tests/unit/%.c,build/asan/test/%,$(TEST_SRC))
 TSAN_TESTS := $(patsubst tests/unit/%.c,build/tsan/test/%,$(MT_SRC))
 FUZZERS    := $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
+REPLAYS    := $(patsubst fuzz/%.c,build/asan/replay/%,$(FUZZ_SRC))
 
 .PHONY: all lib asan tsan test fuzz fuzz-build bench install clean check-symbols check-clang
 .DEFAULT_GOAL := all
@@ -113,7 +114,12 @@ build/tsan/test/%: build/tsan/obj/tests/unit/%.o build/tsan/libwsc.a
 	@mkdir -p $(@D)
 	$(CC) -fsanitize=thread -o $@ $^ $(LIBS) -lm
 
-asan: $(ASAN_TESTS) $(ASAN_BIN)
+# Fuzz targets built with a plain main that replays their corpus (make test).
+build/asan/replay/fuzz_%: build/asan/obj/fuzz/fuzz_%.o build/asan/obj/tests/fuzz_replay.o build/asan/libwsc.a
+	@mkdir -p $(@D)
+	$(CC) -fsanitize=address,undefined -o $@ $^ $(LIBS) -lm
+
+asan: $(ASAN_TESTS) $(ASAN_BIN) $(REPLAYS)
 tsan: $(TSAN_TESTS)
 
 test: all asan tsan

@@ -52,6 +52,10 @@ done
 for t in build/tsan/test/test_*; do
     [ -x "$t" ] && run_one "tsan/$(basename "$t")" "$t"
 done
+for t in build/asan/replay/fuzz_*; do
+    name=$(basename "$t"); name=${name#fuzz_}
+    [ -x "$t" ] && [ -d "fuzz/corpus/$name" ] && run_one "corpus/$name" "$t" "fuzz/corpus/$name"
+done
 for t in tests/interop/*; do
     case "$t" in
         *.py) run_one "interop/$(basename "$t")" /usr/bin/python3 "$t" ;;
