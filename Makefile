@@ -80,7 +80,7 @@ build/lib/libwsc.a: $(REL_LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 build/lib/libwsc.so: $(REL_LIB_OBJ)
 	@mkdir -p $(@D)
-	$(CC) -shared -Wl,-soname,libwsc.so.0 -o $@ $^ $(LIBS)
+	$(CC) -shared -Wl,-soname,libwsc.so.0 -Wl,--no-undefined -o $@ $^ $(LIBS)
 build/asan/libwsc.a: $(ASAN_LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 build/tsan/libwsc.a: $(TSAN_LIB_OBJ)
