@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,6 +54,16 @@ static void sleep_until(int64_t until)
         struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)left};
         nanosleep(&ts, NULL);
     }
+}
+
+/* This process's CPU time (all threads), to tell when the load generator is the limit. */
+static int64_t self_cpu_us(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 + ru.ru_utime.tv_usec +
+           ru.ru_stime.tv_usec;
 }
 
 static void raise_nofile(unsigned need)
@@ -164,7 +175,7 @@ int main(int argc, char **argv)
     }
     double connect_s = (double)(now_ns() - t0) / 1e9;
     unsigned opened = atomic_load(&ctl.opened);
-    int64_t cpu0 = -1, cpu1 = -1, run_start = 0, run_end = 0;
+    int64_t cpu0 = -1, cpu1 = -1, run_start = 0, run_end = 0, self0 = 0, self1 = 0;
 
     if (o.idle >= 0) {
         atomic_store_explicit(&ctl.phase, PHASE_RUN, memory_order_release);
@@ -183,11 +194,13 @@ int main(int argc, char **argv)
         }
         if (o.server_pid)
             cpu0 = proc_cpu_us(o.server_pid);
+        self0 = self_cpu_us();
         run_start = now_ns();
         ctl.run_start_ns = run_start;
         atomic_store_explicit(&ctl.phase, PHASE_RUN, memory_order_release);
         sleep_until(run_start + (int64_t)(o.seconds * 1e9));
         run_end = now_ns();
+        self1 = self_cpu_us();
         if (o.server_pid)
             cpu1 = proc_cpu_us(o.server_pid);
     }
@@ -219,6 +232,7 @@ int main(int argc, char **argv)
     double mbps = secs > 0 ? (double)tot.bytes / secs / 1e6 : 0;
     double cpu_per_msg = cpu0 >= 0 && cpu1 >= 0 && tot.messages
                              ? (double)(cpu1 - cpu0) / (double)tot.messages : -1;
+    double self_per_msg = tot.messages ? (double)(self1 - self0) / (double)tot.messages : -1;
     uint64_t p50 = hist_quantile(&tot.lat, 0.50), p99 = hist_quantile(&tot.lat, 0.99);
     uint64_t p999 = hist_quantile(&tot.lat, 0.999);
     const char *mode = o.raw ? "raw" : o.idle >= 0 ? "idle" : "ws";
@@ -228,14 +242,14 @@ int main(int argc, char **argv)
                "\"text\":%s,\"threads\":%u,\"seconds\":%.3f,\"connect_seconds\":%.3f,"
                "\"messages\":%llu,\"msg_per_s\":%.1f,\"mb_per_s\":%.3f,"
                "\"p50_us\":%.2f,\"p99_us\":%.2f,\"p999_us\":%.2f,\"max_us\":%.2f,"
-               "\"server_cpu_us\":%lld,\"server_cpu_us_per_msg\":%.4f,"
+               "\"server_cpu_us\":%lld,\"server_cpu_us_per_msg\":%.4f,\"load_cpu_us_per_msg\":%.4f,"
                "\"errors\":%llu,\"err_connect\":%llu,\"err_handshake\":%llu,\"err_verify\":%llu,"
                "\"err_protocol\":%llu,\"err_closed\":%llu,\"first_error\":",
                mode, o.conns, tot.opened, (unsigned long long)o.size, o.depth,
                o.text ? "true" : "false", o.threads, secs, connect_s,
                (unsigned long long)tot.messages, rate, mbps, (double)p50 / 1e3, (double)p99 / 1e3,
                (double)p999 / 1e3, (double)tot.lat.max / 1e3,
-               (long long)(cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1), cpu_per_msg,
+               (long long)(cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1), cpu_per_msg, self_per_msg,
                (unsigned long long)errors, (unsigned long long)tot.errors[ERR_CONNECT],
                (unsigned long long)tot.errors[ERR_HANDSHAKE],
                (unsigned long long)tot.errors[ERR_VERIFY],
@@ -261,6 +275,10 @@ int main(int argc, char **argv)
             if (cpu_per_msg >= 0)
                 printf("  server    %.2f us CPU per message (%lld us in all)\n", cpu_per_msg,
                        (long long)(cpu1 - cpu0));
+            if (self_per_msg >= 0)
+                printf("  load      %.2f us CPU per message (%.0f%% of %u CPU%s)\n", self_per_msg,
+                       secs > 0 ? (double)(self1 - self0) / 1e4 / secs : 0.0, o.threads,
+                       o.threads == 1 ? "" : "s");
         }
         printf("  errors    %llu (connect %llu, handshake %llu, verify %llu, protocol %llu, "
                "closed %llu)\n",

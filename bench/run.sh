@@ -1,0 +1,345 @@
+#!/usr/bin/env bash
+# The benchmark `make bench` runs: wsc's echo server (handlers inline, and on
+# the default thread pool), the raw-TCP ceiling and, where installed,
+# libwebsockets and Node `ws` echo servers, each under the same load from
+# wsc_load, server and load generator pinned to different CPUs. Prints one
+# table of medians, each figure with its ratio to the raw-TCP ceiling, then
+# the memory an idle connection costs each server.
+#
+# Environment:
+#   BENCH_RUNS=3          runs per scenario (the median is reported)
+#   BENCH_SECONDS=3       measured seconds per run
+#   BENCH_WARMUP=0.5      unmeasured seconds before each run
+#   BENCH_QUICK=1         smoke mode: 1 short run each, 1,000 idle connections (~3 s per server)
+#   BENCH_IDLE_CONNS=10000, BENCH_SMALL_POOL=1000 (echo_server --small-pool for the pooled row)
+#   BENCH_SERVERS="raw-tcp wsc-inline wsc-pool lws node-ws"   which servers to run
+#   BENCH_SERVER_CPU=0 BENCH_LOAD_CPU=1, BENCH_PORT=19100 (first of the ports used)
+#   WSC_BENCH_BIN=build/bin   where the programs are
+# Every process it starts is stopped by PID when it ends, also on error or ^C.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+
+BIN=${WSC_BENCH_BIN:-build/bin}
+RUNS=${BENCH_RUNS:-3}
+SECS=${BENCH_SECONDS:-3}
+WARMUP=${BENCH_WARMUP:-0.5}
+IDLE_CONNS=${BENCH_IDLE_CONNS:-10000}
+SMALL_POOL=${BENCH_SMALL_POOL:-1000}
+PORT=${BENCH_PORT:-19100}
+SERVERS=${BENCH_SERVERS:-"raw-tcp wsc-inline wsc-pool lws node-ws"}
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+    RUNS=1 SECS=${BENCH_SECONDS:-0.25} WARMUP=0 IDLE_CONNS=${BENCH_IDLE_CONNS:-1000}
+fi
+MAX_MESSAGE=33554432 # room for the 16 MiB scenario
+OUT_DIR=build/bench
+mkdir -p "$OUT_DIR"
+JSONL="$OUT_DIR/results.jsonl"
+: >"$JSONL"
+
+# name conns size depth
+SCENARIOS=(
+    "100 x 16 B|100|16|1"
+    "1,000 x 16 B|1000|16|1"
+    "100 x 1 KiB|100|1024|1"
+    "10 x 64 KiB|10|65536|1"
+    "10 x 16 MiB|10|16777216|1"
+    "100 x 16 B, D=16|100|16|16"
+)
+
+log() { printf '%s\n' "$*" >&2; }
+
+# ---- processes: every PID started is stopped at exit -------------------------
+PIDS=()
+stop_pid() {
+    local pid=$1
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+}
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+    PIDS=()
+}
+trap cleanup EXIT
+trap 'log "bench: interrupted"; exit 130' INT TERM
+
+# ---- the programs -------------------------------------------------------------
+CFLAGS_BENCH=(-std=c11 -D_GNU_SOURCE -O2 -g)
+if [ ! -x "$BIN/wsc_load" ]; then
+    log "bench: building $BIN/wsc_load"
+    mkdir -p "$BIN"
+    cc "${CFLAGS_BENCH[@]}" -o "$BIN/wsc_load" bench/wsc_load/*.c -lcrypto -lpthread || exit 1
+fi
+if [ ! -x "$BIN/tcp_echo" ]; then
+    log "bench: building $BIN/tcp_echo"
+    cc "${CFLAGS_BENCH[@]}" -o "$BIN/tcp_echo" bench/tcp_echo.c || exit 1
+fi
+if [ ! -x "$BIN/lws_echo" ] && pkg-config --exists libwebsockets 2>/dev/null; then
+    log "bench: building $BIN/lws_echo"
+    # shellcheck disable=SC2046
+    cc "${CFLAGS_BENCH[@]}" -o "$BIN/lws_echo" bench/lws_echo.c $(pkg-config --cflags --libs libwebsockets) ||
+        rm -f "$BIN/lws_echo"
+fi
+# Debian's node-ws installs into /usr/share/nodejs, which Node from elsewhere does not search.
+export NODE_PATH=${NODE_PATH:+$NODE_PATH:}/usr/share/nodejs:/usr/lib/nodejs
+have_node_ws() { command -v node >/dev/null 2>&1 && node -e "require('ws')" >/dev/null 2>&1; }
+
+# The file limit is raised for this script and what it starts only.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null
+NOFILE=$(ulimit -n)
+if [ "$NOFILE" != unlimited ] && [ "$NOFILE" -lt $((IDLE_CONNS + 100)) ]; then
+    IDLE_CONNS=$((NOFILE - 100))
+    log "bench: file limit $NOFILE: idle test reduced to $IDLE_CONNS connections"
+fi
+
+# Pinning: server and load generator on different CPUs when there are two.
+PIN_SERVER=() PIN_LOAD=()
+if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
+    PIN_SERVER=(taskset -c "${BENCH_SERVER_CPU:-0}")
+    PIN_LOAD=(taskset -c "${BENCH_LOAD_CPU:-1}")
+    PIN_NOTE="server on CPU ${BENCH_SERVER_CPU:-0}, load generator on CPU ${BENCH_LOAD_CPU:-1}"
+else
+    PIN_NOTE="not pinned (needs taskset and two CPUs)"
+fi
+
+# ---- servers -----------------------------------------------------------------
+# server_cmd NAME PORT: prints the command line; fails when the server is unavailable.
+server_cmd() {
+    local name=$1 port=$2
+    case $name in
+    raw-tcp) echo "$BIN/tcp_echo --port $port --address 127.0.0.1" ;;
+    wsc-inline) [ -x "$BIN/echo_server" ] &&
+        echo "$BIN/echo_server --port $port --address 127.0.0.1 --threads 0 --max-message $MAX_MESSAGE" ;;
+    wsc-pool) [ -x "$BIN/echo_server" ] &&
+        echo "$BIN/echo_server --port $port --address 127.0.0.1 --max-message $MAX_MESSAGE" ;;
+    wsc-dedicated-bufs) [ -x "$BIN/echo_server" ] &&
+        echo "$BIN/echo_server --port $port --address 127.0.0.1 --threads 0" ;;
+    wsc-pooled-bufs) [ -x "$BIN/echo_server" ] &&
+        echo "$BIN/echo_server --port $port --address 127.0.0.1 --threads 0 --small-pool $SMALL_POOL" ;;
+    lws) [ -x "$BIN/lws_echo" ] && echo "$BIN/lws_echo --port $port --address 127.0.0.1" ;;
+    node-ws) have_node_ws && echo "node bench/node_ws_echo.js --port $port --address 127.0.0.1" ;;
+    *) false ;;
+    esac
+}
+server_label() {
+    case $1 in
+    raw-tcp) echo "raw TCP echo (ceiling)" ;;
+    wsc-inline) echo "wsc, inline handlers" ;;
+    wsc-pool) echo "wsc, thread pool (4)" ;;
+    wsc-dedicated-bufs) echo "wsc, dedicated small buffers" ;;
+    wsc-pooled-bufs) echo "wsc, pooled small buffers ($SMALL_POOL)" ;;
+    lws) v=$(pkg-config --modversion libwebsockets 2>/dev/null); echo "libwebsockets ${v%-}" ;;
+    node-ws) echo "Node $(node --version 2>/dev/null) ws" ;;
+    *) echo "$1" ;;
+    esac
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+SERVER_PID=
+# start_server NAME PORT LOGFILE: 0 when it listens.
+start_server() {
+    local cmd
+    cmd=$(server_cmd "$1" "$2") || true
+    [ -n "$cmd" ] || return 2
+    if port_open "$2"; then
+        log "bench: port $2 is in use; skipping $1"
+        return 1
+    fi
+    # shellcheck disable=SC2086
+    "${PIN_SERVER[@]}" $cmd >"$3" 2>&1 &
+    SERVER_PID=$!
+    PIDS+=("$SERVER_PID")
+    for _ in $(seq 100); do
+        port_open "$2" && return 0
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    log "bench: $1 did not start listening on port $2 (log: $3)"
+    stop_server
+    return 1
+}
+stop_server() {
+    [ -n "$SERVER_PID" ] || return 0
+    stop_pid "$SERVER_PID"
+    local keep=() p
+    for p in "${PIDS[@]}"; do [ "$p" = "$SERVER_PID" ] || keep+=("$p"); done
+    PIDS=("${keep[@]}")
+    SERVER_PID=
+}
+
+# ---- results -----------------------------------------------------------------
+jget() { # jget KEY JSON-LINE
+    local v
+    v=$(printf '%s' "$2" | sed -n "s/.*\"$1\":\\(\"[^\"]*\"\\|[^,}]*\\).*/\\1/p")
+    printf '%s' "${v//\"/}"
+}
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "-"; else if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+
+declare -A R # R[server|scenario|metric]
+declare -A NOTE
+
+run_scenarios() { # NAME PORT
+    local name=$1 port=$2 sc title conns size depth run line mode=()
+    [ "$name" = raw-tcp ] && mode=(--raw)
+    for sc in "${SCENARIOS[@]}"; do
+        IFS='|' read -r title conns size depth <<<"$sc"
+        local bound
+        bound=$(awk "BEGIN {print int($SECS + $WARMUP + 40)}")
+        local rate=() mbps=() p50=() p99=() cpu=() errs=0 first=
+        for run in $(seq "$RUNS"); do
+            if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+                NOTE[$name]="server exited during '$title'"
+                break 2
+            fi
+            log "bench: $name: $title, run $run/$RUNS"
+            line=$(timeout -k 2 "$bound" \
+                "${PIN_LOAD[@]}" "$BIN/wsc_load" "${mode[@]}" --port "$port" -c "$conns" -s "$size" \
+                -d "$depth" -t "$SECS" --warmup "$WARMUP" --server-pid "$SERVER_PID" --json | tail -n 1)
+            printf '{"server":"%s","scenario":"%s",%s\n' "$name" "$title" "${line#\{}" >>"$JSONL"
+            if [ -z "$line" ]; then
+                errs=$((errs + 1)) first="load generator failed"
+                continue
+            fi
+            rate+=("$(jget msg_per_s "$line")") mbps+=("$(jget mb_per_s "$line")")
+            p50+=("$(jget p50_us "$line")") p99+=("$(jget p99_us "$line")")
+            cpu+=("$(jget server_cpu_us_per_msg "$line")")
+            errs=$((errs + $(jget errors "$line")))
+            [ -n "$first" ] || first=$(jget first_error "$line")
+        done
+        R[$name|$title|rate]=$(median "${rate[@]}")
+        R[$name|$title|mbps]=$(median "${mbps[@]}")
+        R[$name|$title|p50]=$(median "${p50[@]}")
+        R[$name|$title|p99]=$(median "${p99[@]}")
+        R[$name|$title|cpu]=$(median "${cpu[@]}")
+        R[$name|$title|errs]=$errs
+        [ -n "$first" ] && log "bench: $name: $title: $first"
+    done
+}
+
+# measure_idle NAME PORT: RSS growth per idle connection after the handshake.
+measure_idle() {
+    local name=$1 port=$2 key=$1 mode=() out="$OUT_DIR/idle-$1.out"
+    [ "$name" = raw-tcp ] && mode=(--raw)
+    start_server "$name" "$port" "$OUT_DIR/server-$key-idle.log" || return 1
+    sleep 0.2
+    local rss0 rss1 opened lpid
+    rss0=$(awk '/^VmRSS/ {print $2}' "/proc/$SERVER_PID/status")
+    "${PIN_LOAD[@]}" "$BIN/wsc_load" "${mode[@]}" --port "$port" -c "$IDLE_CONNS" --idle 120 \
+        --connect-timeout 30 --json >"$out" 2>&1 &
+    lpid=$!
+    PIDS+=("$lpid")
+    for _ in $(seq 600); do
+        grep -q idle_open "$out" 2>/dev/null && break
+        kill -0 "$lpid" 2>/dev/null || break
+        sleep 0.05
+    done
+    opened=$(sed -n 's/.*"idle_open":\([0-9]*\).*/\1/p' "$out" | head -n 1)
+    sleep 0.5 # let the server finish its side of the last handshakes
+    rss1=$(awk '/^VmRSS/ {print $2}' "/proc/$SERVER_PID/status" 2>/dev/null)
+    stop_pid "$lpid"
+    stop_server
+    if [ -n "$opened" ] && [ "$opened" -gt 0 ] && [ -n "$rss1" ]; then
+        R[$key|idle]=$(((rss1 - rss0) * 1024 / opened))
+        R[$key|idle_n]=$opened
+        printf '{"server":"%s","idle_conns":%s,"rss_before_kb":%s,"rss_after_kb":%s}\n' \
+            "$key" "$opened" "$rss0" "$rss1" >>"$JSONL"
+    else
+        R[$key|idle]="fail"
+    fi
+}
+
+# ---- run -----------------------------------------------------------------------
+log "bench: $RUNS run(s) of ${SECS}s per scenario (warm-up ${WARMUP}s), $PIN_NOTE"
+ACTIVE=()
+p=$PORT
+for s in $SERVERS; do
+    p=$((p + 1))
+    if ! server_cmd "$s" "$p" >/dev/null; then
+        NOTE[$s]="not available"
+        continue
+    fi
+    if start_server "$s" "$p" "$OUT_DIR/server-$s.log"; then
+        run_scenarios "$s" "$p"
+        stop_server
+        ACTIVE+=("$s")
+    else
+        NOTE[$s]="did not start (see $OUT_DIR/server-$s.log)"
+    fi
+done
+
+IDLE_ROWS=()
+for s in $SERVERS; do
+    # For wsc the small buffers, not the handler threads, decide idle memory.
+    case $s in
+    wsc-pool) continue ;;
+    wsc-inline) idle_set=(wsc-dedicated-bufs wsc-pooled-bufs) ;;
+    *) idle_set=("$s") ;;
+    esac
+    for k in "${idle_set[@]}"; do
+        p=$((p + 1))
+        server_cmd "$k" "$p" >/dev/null || continue
+        log "bench: $k: $IDLE_CONNS idle connections"
+        measure_idle "$k" "$p" && IDLE_ROWS+=("$k")
+    done
+done
+
+# ---- report --------------------------------------------------------------------
+fmt_rate() { awk -v v="$1" 'BEGIN {if (v == "-" || v == "") print "-"; else if (v >= 1e6) printf "%.2fM", v/1e6; else if (v >= 1e3) printf "%.1fk", v/1e3; else printf "%.0f", v}'; }
+fmt_num() { awk -v v="$1" 'BEGIN {if (v == "-" || v == "" || v < 0) print "-"; else if (v >= 100) printf "%.0f", v; else if (v >= 10) printf "%.1f", v; else printf "%.2f", v}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "-" || b == "-" || a == "" || b == "" || a < 0 || b <= 0) print "  -  "; else printf "%5.2f", a/b}'; }
+
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+echo
+echo "wsc benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $commit"
+echo "machine: $(nproc) CPUs, ${cpu_model:-unknown CPU}, Linux $(uname -r); $PIN_NOTE"
+echo "each figure: median of $RUNS run(s) of ${SECS}s (after ${WARMUP}s warm-up); (x) = ratio to the raw-TCP ceiling"
+echo "msg/s and MB/s: echoes completed (payload, one way); p50/p99: round trip; CPU: server user+system time per echo"
+echo
+printf '%-18s %-28s %-15s %-15s %-15s %-15s %-16s %s\n' scenario server "msg/s (x)" "MB/s (x)" \
+    "p50 us (x)" "p99 us (x)" "CPU us/msg (x)" errors
+for sc in "${SCENARIOS[@]}"; do
+    IFS='|' read -r title _ <<<"$sc"
+    first=1
+    for s in "${ACTIVE[@]}"; do
+        [ -n "${R[$s|$title|rate]+x}" ] || continue
+        c=raw-tcp
+        printf '%-18s %-28s %-15s %-15s %-15s %-15s %-16s %s\n' "$([ $first = 1 ] && echo "$title")" \
+            "$(server_label "$s")" \
+            "$(fmt_rate "${R[$s|$title|rate]}") ($(ratio "${R[$s|$title|rate]}" "${R[$c|$title|rate]:--}"))" \
+            "$(fmt_num "${R[$s|$title|mbps]}") ($(ratio "${R[$s|$title|mbps]}" "${R[$c|$title|mbps]:--}"))" \
+            "$(fmt_num "${R[$s|$title|p50]}") ($(ratio "${R[$s|$title|p50]}" "${R[$c|$title|p50]:--}"))" \
+            "$(fmt_num "${R[$s|$title|p99]}") ($(ratio "${R[$s|$title|p99]}" "${R[$c|$title|p99]:--}"))" \
+            "$(fmt_num "${R[$s|$title|cpu]}") ($(ratio "${R[$s|$title|cpu]}" "${R[$c|$title|cpu]:--}"))" \
+            "${R[$s|$title|errs]}"
+        first=0
+    done
+done
+echo
+echo "idle connections after the handshake: server RSS growth per connection (VmRSS after - before, / connections)"
+for k in "${IDLE_ROWS[@]}"; do
+    printf '  %-40s %8s bytes  (%s connections)\n' "$(server_label "$k")" "${R[$k|idle]:-fail}" "${R[$k|idle_n]:-0}"
+done
+for s in $SERVERS; do
+    [ -n "${NOTE[$s]+x}" ] && echo "  note: $(server_label "$s"): ${NOTE[$s]}"
+done
+echo "raw results: $JSONL"
+
+# A failed run (errors, or no result at all) fails the bench.
+status=0
+for s in "${ACTIVE[@]}"; do
+    for sc in "${SCENARIOS[@]}"; do
+        IFS='|' read -r title _ <<<"$sc"
+        [ "${R[$s|$title|errs]:-1}" = 0 ] || status=1
+    done
+    [[ "${NOTE[$s]:-}" == *exited* ]] && status=1
+done
+for k in "${IDLE_ROWS[@]}"; do [ "${R[$k|idle]}" = fail ] && status=1; done
+exit $status

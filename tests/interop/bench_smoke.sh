@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# Smoke test of the benchmark tools: wsc_load against the raw-TCP echo, an
+# independent WebSocket echo server (Python websockets) and, when it is
+# built, wsc's echo_server. Checks only that they work: messages echoed,
+# every byte verified, no errors. No timing is asserted.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+BIN=${WSC_BIN:-build/asan/bin}
+PY=/usr/bin/python3
+pass=0 fail=0
+PIDS=()
+TMP=$(mktemp -d)
+
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null
+    done
+    for pid in "${PIDS[@]}"; do
+        for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1${2:+: $2}"; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+free_port() {
+    local p
+    for _ in $(seq 50); do
+        p=$((20000 + RANDOM % 20000))
+        port_open "$p" || { echo "$p"; return; }
+    done
+    echo 29999
+}
+# start NAME PORT CMD...: starts a server, waits until it listens.
+start() {
+    local name=$1 port=$2
+    shift 2
+    "$@" >"$TMP/$name.log" 2>&1 &
+    local pid=$!
+    PIDS+=("$pid")
+    for _ in $(seq 100); do
+        port_open "$port" && return 0
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "  $name did not start; its log:"
+    sed 's/^/  | /' "$TMP/$name.log" | tail -n 20
+    return 1
+}
+
+# load NAME ARGS...: one bounded run of wsc_load; checks its JSON result.
+load() {
+    local name=$1
+    shift
+    local line
+    line=$(timeout -k 2 30 "$BIN/wsc_load" -t 0.4 --json "$@" 2>"$TMP/load.err" | tail -n 1)
+    local msgs errs
+    msgs=$(printf '%s' "$line" | sed -n 's/.*"messages":\([0-9]*\).*/\1/p')
+    errs=$(printf '%s' "$line" | sed -n 's/.*"errors":\([0-9]*\).*/\1/p')
+    if [ -n "$msgs" ] && [ "$msgs" -gt 0 ] && [ "$errs" = 0 ]; then
+        ok "$name ($msgs echoes)"
+    else
+        bad "$name" "${line:-no result} $(head -c 400 "$TMP/load.err")"
+    fi
+}
+
+if [ ! -x "$BIN/wsc_load" ] || [ ! -x "$BIN/tcp_echo" ]; then
+    bad "wsc_load and tcp_echo built in $BIN"
+    echo "$pass passed, $fail failed"
+    exit 1
+fi
+
+# Raw-TCP ceiling.
+p=$(free_port)
+if start tcp_echo "$p" "$BIN/tcp_echo" --port "$p" --address 127.0.0.1; then
+    load "raw 10 x 16 B" --raw -p "$p" -c 10 -s 16
+    load "raw 4 x 64 KiB, depth 4" --raw -p "$p" -c 4 -s 64k -d 4
+    load "raw 2 x 1 MiB, 2 threads" --raw -p "$p" -c 2 -s 1m --threads 2
+else
+    bad "tcp_echo starts"
+fi
+
+# An independent WebSocket server checks the load generator's own framing.
+cat >"$TMP/echo.py" <<'EOF'
+import asyncio, sys, websockets
+async def echo(ws, path=None):
+    try:
+        async for m in ws:
+            await ws.send(m)
+    except websockets.ConnectionClosed:
+        pass
+async def main():
+    async with websockets.serve(echo, "127.0.0.1", int(sys.argv[1]), max_size=1 << 22, compression=None):
+        await asyncio.Future()
+asyncio.run(main())
+EOF
+if "$PY" -c "import websockets" 2>/dev/null; then
+    p=$(free_port)
+    if start py_echo "$p" "$PY" "$TMP/echo.py" "$p"; then
+        load "python websockets, 10 x 16 B binary" -p "$p" -c 10 -s 16
+        load "python websockets, 4 x 70,000 B text, depth 3" -p "$p" -c 4 -s 70000 -d 3 --text
+        load "python websockets, 3 x 0 B" -p "$p" -c 3 -s 0
+    else
+        bad "python websockets echo starts"
+    fi
+else
+    echo "skip python websockets (module not installed)"
+fi
+
+# Idle mode: connections held open, then closed cleanly.
+p=$(free_port)
+if start tcp_echo_idle "$p" "$BIN/tcp_echo" --port "$p" --address 127.0.0.1; then
+    line=$(timeout -k 2 30 "$BIN/wsc_load" --raw -p "$p" -c 50 --idle 0.2 --json 2>&1 | tail -n 1)
+    case $line in
+    *'"opened":50,'*'"errors":0,'*) ok "idle 50 connections" ;;
+    *) bad "idle 50 connections" "$line" ;;
+    esac
+fi
+
+# wsc's own echo server, when it is built.
+if [ -x "$BIN/echo_server" ]; then
+    p=$(free_port)
+    if start echo_server "$p" "$BIN/echo_server" --port "$p" --address 127.0.0.1 --max-message 4194304; then
+        load "echo_server, 20 x 16 B" -p "$p" -c 20 -s 16
+        load "echo_server, 10 x 16 B text, depth 16" -p "$p" -c 10 -s 16 -d 16 --text
+        load "echo_server, 4 x 1 MiB" -p "$p" -c 4 -s 1m
+    else
+        bad "echo_server starts"
+    fi
+    p=$(free_port)
+    if start echo_server_inline "$p" "$BIN/echo_server" --port "$p" --address 127.0.0.1 --threads 0; then
+        load "echo_server inline, 20 x 1 KiB" -p "$p" -c 20 -s 1k
+    else
+        bad "echo_server --threads 0 starts"
+    fi
+else
+    echo "skip echo_server (not built in $BIN)"
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
