@@ -27,7 +27,7 @@ struct rec {
 #define REC_PAYLOAD (sizeof(struct rec) + LWS_PRE)
 
 struct pss {
-    unsigned char *q;   /* records [head, done) are complete; [done, tail) is being received */
+    unsigned char *q; /* records [head, done) are complete; [done, tail) is being received */
     size_t cap, head, done, tail;
 };
 

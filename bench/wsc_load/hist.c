@@ -1,6 +1,9 @@
 #include "hist.h"
 
-static unsigned msb64(uint64_t v) { return 63u - (unsigned)__builtin_clzll(v); }
+static unsigned msb64(uint64_t v)
+{
+    return 63u - (unsigned)__builtin_clzll(v);
+}
 
 static unsigned bucket_of(uint64_t v)
 {

@@ -20,22 +20,23 @@
 #include "hist.h"
 
 struct load_opts {
-    const char *host;      /* default 127.0.0.1 */
-    unsigned port;         /* default 9224 (the echo example's port) */
-    const char *path;      /* request target, default "/" */
-    unsigned conns;        /* -c, default 100 */
-    uint64_t size;         /* -s, payload bytes per message, default 16 */
-    unsigned depth;        /* -d, messages in flight per connection, default 1 */
-    double seconds;        /* -t, measured duration, default 5 */
-    double warmup;         /* --warmup, echoed but not counted, default 0 */
-    double connect_timeout;/* bound on the connect + handshake phase, default 10 */
-    double idle;           /* --idle: hold connections this long instead of sending; < 0 = off */
-    unsigned threads;      /* --threads, default 1; 0 = one per online CPU */
-    unsigned max_connecting; /* connects + handshakes in progress per thread (listen backlogs are finite) */
-    bool text;             /* --text: text frames (payload is printable ASCII) */
-    bool raw;              /* --raw: plain TCP, no handshake, no framing */
-    bool json;             /* --json: one JSON line instead of the report */
-    pid_t server_pid;      /* --server-pid: sample its CPU time over the measured window */
+    const char *host;        /* default 127.0.0.1 */
+    unsigned port;           /* default 9224 (the echo example's port) */
+    const char *path;        /* request target, default "/" */
+    unsigned conns;          /* -c, default 100 */
+    uint64_t size;           /* -s, payload bytes per message, default 16 */
+    unsigned depth;          /* -d, messages in flight per connection, default 1 */
+    double seconds;          /* -t, measured duration, default 5 */
+    double warmup;           /* --warmup, echoed but not counted, default 0 */
+    double connect_timeout;  /* bound on the connect + handshake phase, default 10 */
+    double idle;             /* --idle: hold connections this long instead of sending; < 0 = off */
+    unsigned threads;        /* --threads, default 1; 0 = one per online CPU */
+    unsigned max_connecting; /* connects + handshakes in progress per thread (listen backlogs are
+                                finite) */
+    bool text;               /* --text: text frames (payload is printable ASCII) */
+    bool raw;                /* --raw: plain TCP, no handshake, no framing */
+    bool json;               /* --json: one JSON line instead of the report */
+    pid_t server_pid;        /* --server-pid: sample its CPU time over the measured window */
     struct sockaddr_storage addr;
     socklen_t addr_len;
 };
@@ -44,22 +45,22 @@ enum run_phase { PHASE_CONNECT, PHASE_WARMUP, PHASE_RUN, PHASE_STOP };
 
 /* Shared between the main thread and the load threads. */
 struct run_ctl {
-    _Atomic int phase;        /* enum run_phase, written by the main thread only */
-    _Atomic unsigned ready;   /* load threads whose connect phase is over */
-    _Atomic unsigned opened;  /* connections open (handshake done), all threads */
-    int64_t run_start_ns;     /* set before phase becomes PHASE_RUN (release/acquire on phase) */
+    _Atomic int phase;       /* enum run_phase, written by the main thread only */
+    _Atomic unsigned ready;  /* load threads whose connect phase is over */
+    _Atomic unsigned opened; /* connections open (handshake done), all threads */
+    int64_t run_start_ns;    /* set before phase becomes PHASE_RUN (release/acquire on phase) */
 };
 
 enum err_kind { ERR_CONNECT, ERR_HANDSHAKE, ERR_VERIFY, ERR_PROTOCOL, ERR_CLOSED, ERR_KINDS };
 
 struct thread_result {
-    uint64_t messages;        /* echoes completed in the measured window */
-    uint64_t bytes;           /* payload bytes of those echoes */
+    uint64_t messages; /* echoes completed in the measured window */
+    uint64_t bytes;    /* payload bytes of those echoes */
     uint64_t errors[ERR_KINDS];
-    unsigned opened;          /* connections that completed their handshake */
-    int64_t end_ns;           /* when this thread stopped counting */
-    struct hist lat;          /* round-trip latency, nanoseconds */
-    char first_error[160];    /* the first error's description, for diagnosis */
+    unsigned opened;       /* connections that completed their handshake */
+    int64_t end_ns;        /* when this thread stopped counting */
+    struct hist lat;       /* round-trip latency, nanoseconds */
+    char first_error[160]; /* the first error's description, for diagnosis */
 };
 
 struct load_thread {

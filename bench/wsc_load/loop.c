@@ -22,9 +22,9 @@
 
 #define RBUF_SIZE (256u * 1024u)
 #define RBUF_HEAD 160u /* room to put a carried partial frame in front of new bytes */
-#define OUT_MIN 512u /* also holds the upgrade request */
+#define OUT_MIN 512u   /* also holds the upgrade request */
 #define OUT_MAX (256u * 1024u)
-#define HS_MAX 4096u /* a 101 response larger than this is treated as a handshake failure */
+#define HS_MAX 4096u     /* a 101 response larger than this is treated as a handshake failure */
 #define READS_PER_WAKE 4 /* fairness: one busy socket does not starve the others */
 #define SENDS_PER_WAKE 8
 #define CLOSE_WAIT_NS 500000000 /* how long the closing handshake may take at the end */
@@ -34,24 +34,24 @@ enum conn_state { CS_IDLE, CS_CONNECTING, CS_HANDSHAKE, CS_OPEN, CS_CLOSING, CS_
 
 struct conn {
     int fd;
-    uint32_t id;          /* global number: selects the payload pattern */
+    uint32_t id; /* global number: selects the payload pattern */
     uint8_t state;
-    bool want_out;        /* EPOLLOUT is registered */
-    bool gen_active;      /* a message is partly in the out buffer */
+    bool want_out;   /* EPOLLOUT is registered */
+    bool gen_active; /* a message is partly in the out buffer */
     bool pong_pending;
-    bool rx_in_msg;       /* between the first and the final frame of an echo */
-    bool rx_fin;          /* the current data frame is the message's last */
+    bool rx_in_msg; /* between the first and the final frame of an echo */
+    bool rx_fin;    /* the current data frame is the message's last */
     uint8_t pong_len;
     uint8_t carry_len;
     uint8_t *out;
     uint32_t out_cap, out_head, out_tail;
-    uint64_t sent, done;  /* messages started, echoes completed */
-    int64_t *ts;          /* start times, indexed by seq % depth */
-    uint64_t gen_off;     /* payload bytes of the current message generated */
+    uint64_t sent, done; /* messages started, echoes completed */
+    int64_t *ts;         /* start times, indexed by seq % depth */
+    uint64_t gen_off;    /* payload bytes of the current message generated */
     uint8_t gen_key[4];
-    uint64_t rx_left;     /* payload bytes left in the current data frame */
-    uint64_t rx_off;      /* payload bytes of the current echo received */
-    char *hs;             /* the handshake response so far (CS_HANDSHAKE only) */
+    uint64_t rx_left; /* payload bytes left in the current data frame */
+    uint64_t rx_off;  /* payload bytes of the current echo received */
+    char *hs;         /* the handshake response so far (CS_HANDSHAKE only) */
     uint32_t hs_len;
     char accept[29];
     uint8_t carry[WIRE_MAX_CONTROL];
@@ -67,11 +67,11 @@ struct thr {
     uint8_t *rbuf;
     uint64_t rng;
     unsigned next_connect, connecting;
-    unsigned closing;     /* connections in CS_CLOSING */
+    unsigned closing; /* connections in CS_CLOSING */
     bool ready_reported;
-    bool sending;         /* phase allows new messages */
-    bool counting;        /* phase RUN: completions are measured */
-    int64_t deadline;     /* end of the measured window (when counting) */
+    bool sending;     /* phase allows new messages */
+    bool counting;    /* phase RUN: completions are measured */
+    int64_t deadline; /* end of the measured window (when counting) */
 };
 
 static void fail(struct thr *t, struct conn *c, enum err_kind kind, const char *fmt, ...)
@@ -105,7 +105,8 @@ static void set_out(struct thr *t, struct conn *c, bool on)
 {
     if (c->want_out == on)
         return;
-    struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0u), .data.u64 = (uint64_t)(c - t->conns)};
+    struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0u),
+                             .data.u64 = (uint64_t)(c - t->conns)};
     if (epoll_ctl(t->ep, EPOLL_CTL_MOD, c->fd, &ev) == 0)
         c->want_out = on;
 }
@@ -146,9 +147,8 @@ static void fill(struct thr *t, struct conn *c, int64_t now)
                     return;
                 uint64_t k = wire_rand(&t->rng);
                 memcpy(c->gen_key, &k, 4);
-                c->out_tail += (uint32_t)wire_frame_header(c->out + c->out_tail,
-                                                           o->text ? OP_TEXT : OP_BINARY, o->size,
-                                                           c->gen_key);
+                c->out_tail += (uint32_t)wire_frame_header(
+                    c->out + c->out_tail, o->text ? OP_TEXT : OP_BINARY, o->size, c->gen_key);
                 space = c->out_cap - c->out_tail;
             }
             c->ts[c->sent % o->depth] = now;
@@ -308,8 +308,9 @@ static size_t rx_ws(struct thr *t, struct conn *c, uint8_t *p, size_t n, int64_t
                 continue;
             }
             if (f.opcode == OP_CONT ? !c->rx_in_msg : c->rx_in_msg) {
-                fail(t, c, ERR_PROTOCOL, "%s", c->rx_in_msg ? "new message inside a fragmented one"
-                                                            : "continuation frame outside a message");
+                fail(t, c, ERR_PROTOCOL, "%s",
+                     c->rx_in_msg ? "new message inside a fragmented one"
+                                  : "continuation frame outside a message");
                 return SIZE_MAX;
             }
             if (f.opcode != OP_CONT) {
@@ -402,7 +403,8 @@ static void on_read(struct thr *t, struct conn *c, int64_t now)
                 t->closing--;
                 return;
             }
-            fail(t, c, ERR_CLOSED, "%s", r == 0 ? "server closed the TCP connection" : strerror(errno));
+            fail(t, c, ERR_CLOSED, "%s",
+                 r == 0 ? "server closed the TCP connection" : strerror(errno));
             return;
         }
         int64_t ts = round == 0 ? now : now_ns();
@@ -425,7 +427,8 @@ static void on_read(struct thr *t, struct conn *c, int64_t now)
             size_t used = t->o->raw ? rx_raw(t, c, p, n, ts) : rx_ws(t, c, p, n, ts);
             if (c->state != CS_OPEN && c->state != CS_CLOSING)
                 return;
-            /* What is left is shorter than a header plus a control payload (rx_ws stops only there). */
+            /* What is left is shorter than a header plus a control payload (rx_ws stops only
+             * there). */
             c->carry_len = (uint8_t)(n - used);
             memcpy(c->carry, p + used, n - used);
         }
@@ -447,7 +450,8 @@ static void start_connect(struct thr *t, struct conn *c)
     int one = 1;
     /* Small frames must leave at once, as a browser's do. */
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(c->fd, (const struct sockaddr *)&o->addr, o->addr_len) < 0 && errno != EINPROGRESS) {
+    if (connect(c->fd, (const struct sockaddr *)&o->addr, o->addr_len) < 0 &&
+        errno != EINPROGRESS) {
         fail(t, c, ERR_CONNECT, "connect: %s", strerror(errno));
         return;
     }

@@ -230,8 +230,8 @@ int main(int argc, char **argv)
         secs = o.seconds;
     double rate = secs > 0 ? (double)tot.messages / secs : 0;
     double mbps = secs > 0 ? (double)tot.bytes / secs / 1e6 : 0;
-    double cpu_per_msg = cpu0 >= 0 && cpu1 >= 0 && tot.messages
-                             ? (double)(cpu1 - cpu0) / (double)tot.messages : -1;
+    double cpu_per_msg =
+        cpu0 >= 0 && cpu1 >= 0 && tot.messages ? (double)(cpu1 - cpu0) / (double)tot.messages : -1;
     double self_per_msg = tot.messages ? (double)(self1 - self0) / (double)tot.messages : -1;
     uint64_t p50 = hist_quantile(&tot.lat, 0.50), p99 = hist_quantile(&tot.lat, 0.99);
     uint64_t p999 = hist_quantile(&tot.lat, 0.999);
@@ -276,9 +276,9 @@ int main(int argc, char **argv)
                 printf("  server    %.2f us CPU per message (%lld us in all)\n", cpu_per_msg,
                        (long long)(cpu1 - cpu0));
             if (self_per_msg >= 0)
-                printf("  load      %.2f us CPU per message (%.0f%% of %u CPU%s)\n", self_per_msg,
-                       secs > 0 ? (double)(self1 - self0) / 1e4 / secs : 0.0, o.threads,
-                       o.threads == 1 ? "" : "s");
+                printf("  load      %.2f us CPU per message (%.0f%% of one CPU, %u thread%s)\n",
+                       self_per_msg, secs > 0 ? (double)(self1 - self0) / 1e4 / secs : 0.0,
+                       o.threads, o.threads == 1 ? "" : "s");
         }
         printf("  errors    %llu (connect %llu, handshake %llu, verify %llu, protocol %llu, "
                "closed %llu)\n",

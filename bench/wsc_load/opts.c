@@ -22,7 +22,8 @@ static void usage(FILE *f)
           "  -p, --port N           server port (default 9224)\n"
           "      --path P           request target (default /)\n"
           "      --text             send text messages (default binary)\n"
-          "      --raw              plain TCP: no handshake, no framing; S echoed bytes = one message\n"
+          "      --raw              plain TCP: no handshake, no framing; S echoed bytes = one "
+          "message\n"
           "      --idle T           open the connections, hold them idle T seconds, close\n"
           "      --connect-timeout T  bound on connecting and handshaking (default 10)\n"
           "      --max-connecting N   connects in progress per thread (default 256)\n"
@@ -78,18 +79,39 @@ static int resolve(struct load_opts *o)
 
 int load_opts_parse(struct load_opts *o, int argc, char **argv)
 {
-    enum { O_WARMUP = 256, O_THREADS, O_HOST, O_PATH, O_TEXT, O_RAW, O_IDLE, O_CTO, O_MAXC, O_PID, O_JSON };
+    enum {
+        O_WARMUP = 256,
+        O_THREADS,
+        O_HOST,
+        O_PATH,
+        O_TEXT,
+        O_RAW,
+        O_IDLE,
+        O_CTO,
+        O_MAXC,
+        O_PID,
+        O_JSON
+    };
     static const struct option longs[] = {
-        {"conns", required_argument, NULL, 'c'},   {"size", required_argument, NULL, 's'},
-        {"depth", required_argument, NULL, 'd'},   {"seconds", required_argument, NULL, 't'},
-        {"warmup", required_argument, NULL, O_WARMUP}, {"threads", required_argument, NULL, O_THREADS},
-        {"host", required_argument, NULL, O_HOST}, {"address", required_argument, NULL, O_HOST},
-        {"port", required_argument, NULL, 'p'},    {"path", required_argument, NULL, O_PATH},
-        {"text", no_argument, NULL, O_TEXT},       {"raw", no_argument, NULL, O_RAW},
-        {"idle", required_argument, NULL, O_IDLE}, {"connect-timeout", required_argument, NULL, O_CTO},
+        {"conns", required_argument, NULL, 'c'},
+        {"size", required_argument, NULL, 's'},
+        {"depth", required_argument, NULL, 'd'},
+        {"seconds", required_argument, NULL, 't'},
+        {"warmup", required_argument, NULL, O_WARMUP},
+        {"threads", required_argument, NULL, O_THREADS},
+        {"host", required_argument, NULL, O_HOST},
+        {"address", required_argument, NULL, O_HOST},
+        {"port", required_argument, NULL, 'p'},
+        {"path", required_argument, NULL, O_PATH},
+        {"text", no_argument, NULL, O_TEXT},
+        {"raw", no_argument, NULL, O_RAW},
+        {"idle", required_argument, NULL, O_IDLE},
+        {"connect-timeout", required_argument, NULL, O_CTO},
         {"max-connecting", required_argument, NULL, O_MAXC},
-        {"server-pid", required_argument, NULL, O_PID}, {"json", no_argument, NULL, O_JSON},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"server-pid", required_argument, NULL, O_PID},
+        {"json", no_argument, NULL, O_JSON},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
     o->host = "127.0.0.1";
@@ -108,24 +130,68 @@ int load_opts_parse(struct load_opts *o, int argc, char **argv)
         uint64_t v = 0;
         int bad = 0;
         switch (ch) {
-        case 'c': bad = parse_u64(optarg, &v, false) || v == 0 || v > 1000000; o->conns = (unsigned)v; break;
-        case 's': bad = parse_u64(optarg, &v, true) || v > (1ull << 32); o->size = v; break;
-        case 'd': bad = parse_u64(optarg, &v, false) || v == 0 || v > 4096; o->depth = (unsigned)v; break;
-        case 't': bad = parse_secs(optarg, &o->seconds); break;
-        case 'p': bad = parse_u64(optarg, &v, false) || v == 0 || v > 65535; o->port = (unsigned)v; break;
-        case O_WARMUP: bad = parse_secs(optarg, &o->warmup); break;
-        case O_THREADS: bad = parse_u64(optarg, &v, false) || v > 1024; o->threads = (unsigned)v; break;
-        case O_HOST: o->host = optarg; break;
-        case O_PATH: o->path = optarg; bad = optarg[0] != '/' || strlen(optarg) > 256; break;
-        case O_TEXT: o->text = true; break;
-        case O_RAW: o->raw = true; break;
-        case O_IDLE: bad = parse_secs(optarg, &o->idle); break;
-        case O_CTO: bad = parse_secs(optarg, &o->connect_timeout); break;
-        case O_MAXC: bad = parse_u64(optarg, &v, false) || v == 0 || v > 100000; o->max_connecting = (unsigned)v; break;
-        case O_PID: bad = parse_u64(optarg, &v, false) || v == 0 || v > 0x7fffffff; o->server_pid = (pid_t)v; break;
-        case O_JSON: o->json = true; break;
-        case 'h': usage(stdout); return 1;
-        default: usage(stderr); return -1;
+        case 'c':
+            bad = parse_u64(optarg, &v, false) || v == 0 || v > 1000000;
+            o->conns = (unsigned)v;
+            break;
+        case 's':
+            bad = parse_u64(optarg, &v, true) || v > (1ull << 32);
+            o->size = v;
+            break;
+        case 'd':
+            bad = parse_u64(optarg, &v, false) || v == 0 || v > 4096;
+            o->depth = (unsigned)v;
+            break;
+        case 't':
+            bad = parse_secs(optarg, &o->seconds);
+            break;
+        case 'p':
+            bad = parse_u64(optarg, &v, false) || v == 0 || v > 65535;
+            o->port = (unsigned)v;
+            break;
+        case O_WARMUP:
+            bad = parse_secs(optarg, &o->warmup);
+            break;
+        case O_THREADS:
+            bad = parse_u64(optarg, &v, false) || v > 1024;
+            o->threads = (unsigned)v;
+            break;
+        case O_HOST:
+            o->host = optarg;
+            break;
+        case O_PATH:
+            o->path = optarg;
+            bad = optarg[0] != '/' || strlen(optarg) > 256;
+            break;
+        case O_TEXT:
+            o->text = true;
+            break;
+        case O_RAW:
+            o->raw = true;
+            break;
+        case O_IDLE:
+            bad = parse_secs(optarg, &o->idle);
+            break;
+        case O_CTO:
+            bad = parse_secs(optarg, &o->connect_timeout);
+            break;
+        case O_MAXC:
+            bad = parse_u64(optarg, &v, false) || v == 0 || v > 100000;
+            o->max_connecting = (unsigned)v;
+            break;
+        case O_PID:
+            bad = parse_u64(optarg, &v, false) || v == 0 || v > 0x7fffffff;
+            o->server_pid = (pid_t)v;
+            break;
+        case O_JSON:
+            o->json = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 1;
+        default:
+            usage(stderr);
+            return -1;
         }
         if (bad) {
             fprintf(stderr, "wsc_load: bad value '%s' for option %s\n", optarg ? optarg : "",

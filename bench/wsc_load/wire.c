@@ -141,7 +141,9 @@ long wire_response(const char *buf, size_t len, const char *accept, char *err, s
     }
     if (!upgrade || !connection || !acc) {
         snprintf(err, err_cap, "handshake: missing or wrong %s header",
-                 !upgrade ? "Upgrade" : !connection ? "Connection" : "Sec-WebSocket-Accept");
+                 !upgrade      ? "Upgrade"
+                 : !connection ? "Connection"
+                               : "Sec-WebSocket-Accept");
         return -1;
     }
     return (long)total;
