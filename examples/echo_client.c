@@ -106,7 +106,8 @@ static int usage(const char *msg)
 
 int main(int argc, char **argv)
 {
-    wsc_client_config cfg = {0};
+    /* Messages up to 16 MiB (the library's default cap is 64 KiB). */
+    wsc_client_config cfg = {.max_size = 16u << 20};
     const char *url = NULL;
 
     for (int i = 1; i < argc; i++) {
