@@ -2,7 +2,7 @@
  * messages concurrently with python3-websockets: small messages (in the read buffer), messages that
  * take a pooled buffer, messages larger than the pooled buffers (heap), fragmented ones, server pings.
  * Run under ThreadSanitizer too (the _mt suffix). */
-#include "test.h"
+#include "../test.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

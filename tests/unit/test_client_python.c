@@ -2,7 +2,7 @@
  * ws_server.py), plain TCP. Echoes of every size class up to 16 MiB, fragmented messages, server
  * pings, server-initiated close, read timeouts, non-101 answers, headers and subprotocols, the buffer
  * provider, the read loop. */
-#include "test.h"
+#include "../test.h"
 
 #include "client_test_util.h"
 

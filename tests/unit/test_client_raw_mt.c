@@ -3,7 +3,7 @@
  * bits, bad UTF-8, oversize messages, bad control frames, bad close payloads), broken handshakes
  * (no answer, non-101, wrong accept key, unoffered extension or subprotocol), frames trickled one
  * byte at a time with control frames between fragments, and both ways of ending the close handshake. */
-#include "test.h"
+#include "../test.h"
 
 #include <pthread.h>
 

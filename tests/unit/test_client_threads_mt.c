@@ -2,7 +2,7 @@
  * read loop runs in another (frames never interleave, each thread's messages stay in order), close
  * from another thread while a read blocks or a loop waits, close from inside a loop callback,
  * racing closes. */
-#include "test.h"
+#include "../test.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

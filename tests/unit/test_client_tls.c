@@ -1,7 +1,7 @@
 /* The client over TLS against python3-websockets with a self-signed certificate made at test time:
  * verification refuses it by default, accepts it as a CA file or from a shared CA store, checks the
  * host name and IP address, can be turned off for tests; TLS 1.2 and 1.3; large messages. */
-#include "test.h"
+#include "../test.h"
 
 #include "client_test_util.h"
 

@@ -1,5 +1,5 @@
 /* ws:// and wss:// URL parsing (no network). */
-#include "test.h"
+#include "../test.h"
 
 #include "client/url.h"
 
