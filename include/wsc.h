@@ -445,14 +445,22 @@ typedef struct wsc_client_config {
     const char *ca_file;        /* trust these instead of the system store */
     const char *ca_path;
     wsc_ca_store *ca_store;     /* shared store (wins over ca_file/ca_path) */
-    size_t max_size;            /* largest message: 65536 */
-    size_t buffer_size;         /* the client's own read buffer: 4096 */
-    wsc_buffer_provider *buffer_provider; /* optional shared pool */
-    unsigned connect_timeout_ms; /* 10000 */
+    size_t max_size;            /* largest message: 65536 (larger: closed with 1009) */
+    size_t buffer_size;         /* the client's own read buffer: 4096; messages up
+                                   to this size (fragmented or not) are assembled
+                                   in it, so max_size == buffer_size means no
+                                   allocation after connect */
+    wsc_buffer_provider *buffer_provider; /* optional shared pool for messages
+                                   over buffer_size (then the heap) */
+    unsigned connect_timeout_ms; /* TCP connect plus TLS handshake: 10000 */
 } wsc_client_config;
 
 /* Connects (TCP, then TLS when cfg->tls). The handshake follows with
- * wsc_client_handshake. Returns NULL on failure with err filled.
+ * wsc_client_handshake. Returns NULL on failure with err filled:
+ * WSC_ECONFIG, WSC_EADDR (name not resolved), WSC_ECONNREFUSED,
+ * WSC_ETIMEDOUT, WSC_EIO, WSC_ETLS or WSC_ETLSVERIFY (err->message has
+ * OpenSSL's reason, e.g. "self-signed certificate"). Name resolution
+ * (getaddrinfo) is not bounded by connect_timeout_ms.
  * Thread-safety: any thread. */
 WSC_API wsc_client *wsc_client_new(const wsc_client_config *cfg, wsc_err *err);
 
@@ -481,12 +489,22 @@ WSC_API int wsc_client_read_timeout(wsc_client *c, unsigned ms);
  * WSC_ETIMEDOUT, WSC_ECLOSED after the connection ended, or the protocol
  * error that ended it (the matching close frame was sent). Release the
  * message with wsc_client_done. Thread-safety: one reading thread, and
- * not while a read loop runs. */
+ * not while a read loop runs.
+ * msg->data is valid (and may be modified, e.g. masked by
+ * wsc_client_write_pong) until wsc_client_done or the next read. A ping is
+ * returned, not answered: answer it with wsc_client_write_pong, as the
+ * seed's read() loop does. A close frame from the server is answered at once
+ * (echoing its code) before it is returned; later reads return WSC_ECLOSED.
+ * After WSC_ETIMEDOUT a partly received message is kept for the next read. */
 WSC_API int wsc_client_read(wsc_client *c, wsc_msg *msg);
 WSC_API void wsc_client_done(wsc_client *c, wsc_msg *msg);
 
 /* Writes one frame of type (text, binary, ping, pong, close), masking data
- * IN PLACE (the caller's buffer is modified, as in websocket.zig).
+ * IN PLACE (the caller's buffer is modified, as in websocket.zig). Blocks
+ * until the socket took the whole frame. Returns 0, WSC_EINVAL (bad type, a
+ * control payload over 125 bytes, a close payload the server would refuse),
+ * WSC_ESTATE (before the handshake), WSC_ECLOSED (a close frame was sent or
+ * the connection ended) or WSC_EIO (the connection broke and is closed).
  * Thread-safety: any thread; frames are never interleaved. */
 WSC_API int wsc_client_write(wsc_client *c, wsc_msg_type type, void *data, size_t len);
 WSC_API int wsc_client_write_text(wsc_client *c, char *data, size_t len);
@@ -496,8 +514,13 @@ WSC_API int wsc_client_write_pong(wsc_client *c, void *data, size_t len);
 /* Like wsc_client_write for const data: copies it first. */
 WSC_API int wsc_client_write_copy(wsc_client *c, wsc_msg_type type, const void *data, size_t len);
 /* Sends a close frame (code 0: 1000; reason NULL or <= 123 bytes) and
- * closes the connection once the server answers (or after a short wait).
- * A no-op on a closed client. Thread-safety: any thread. */
+ * closes the connection once the server answers (or after a short wait, 2 s).
+ * The answer is read by the thread that is reading (a read loop or a blocked
+ * wsc_client_read), else by this call, which then returns when the close
+ * handshake is over. Returns 0 (also when already closed: a no-op), or
+ * WSC_EINVAL for a code that may not be sent (section 7.4) or a reason that
+ * is too long or not UTF-8. Thread-safety: any thread, also from a read loop
+ * callback (the loop then ends once the answer arrives). */
 WSC_API int wsc_client_close(wsc_client *c, unsigned code, const char *reason);
 
 /* Callbacks of a read loop; only message is required. Returning non-zero
@@ -508,7 +531,10 @@ typedef struct wsc_client_handler {
     int (*ping)(wsc_client *c, void *user, const uint8_t *data, size_t len);
     /* NULL: ignore. */
     int (*pong)(wsc_client *c, void *user, const uint8_t *data, size_t len);
-    /* NULL: answer the close handshake and end the loop. */
+    /* NULL: answer the close handshake (echoing the code) and end the loop.
+     * Non-NULL: called first; it may answer with wsc_client_close (its own
+     * code and reason); if it did not, the loop answers as for NULL (with
+     * 1011 when it returned non-zero). The loop ends either way. */
     int (*close_frame)(wsc_client *c, void *user, unsigned code, const uint8_t *reason,
                        size_t reason_len);
     /* Called exactly once when the loop ends. */
@@ -516,8 +542,11 @@ typedef struct wsc_client_handler {
 } wsc_client_handler;
 
 /* Reads messages and dispatches them until the connection ends. Returns 0
- * after a clean close, or the error that ended it. Thread-safety: one
- * thread; writes and close from others are fine. */
+ * after a clean close (a completed close handshake, whoever started it), the
+ * non-zero value a callback returned, or the error that ended the connection
+ * (WSC_ECLOSED when it dropped without a close handshake). Messages are not
+ * dispatched after our close frame was sent. Thread-safety: one thread;
+ * writes and close from others are fine. */
 WSC_API int wsc_client_read_loop(wsc_client *c, const wsc_client_handler *h, void *user);
 /* Runs the read loop in a new thread (join or detach *thread). */
 WSC_API int wsc_client_read_loop_thread(wsc_client *c, const wsc_client_handler *h, void *user,
