@@ -1,0 +1,125 @@
+/* The first example of websocket.zig's README in C: a server that echoes every message back.
+ *
+ *   echo_server [--port N] [--address A] [--unix PATH] [--workers N] [--threads N] [--blocking]
+ *               [--small-pool N] [--max-message N]
+ *
+ * Listens on 127.0.0.1:9224 by default. --threads 0 runs the handler inline on the worker threads
+ * (no hand-off). SIGINT or SIGTERM stops it cleanly (exit status 0). */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wsc.h"
+
+static wsc_server *server;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    wsc_server_stop(server); /* async-signal-safe */
+}
+
+/* This is where the application's per-connection state would be made (the seed's Handler.init). */
+static int on_init(wsc_handshake *hs, wsc_conn *conn, void *app, void **user)
+{
+    (void)hs, (void)conn, (void)app, (void)user;
+    return 0;
+}
+
+static int on_message(wsc_conn *conn, void *user, const wsc_msg *msg)
+{
+    (void)user;
+    return wsc_conn_write(conn, msg->type, msg->data, msg->len) == 0 ? 0 : -1;
+}
+
+static void usage(const char *argv0)
+{
+    fprintf(stderr,
+            "usage: %s [--port N] [--address A] [--unix PATH] [--workers N] [--threads N]\n"
+            "          [--blocking] [--small-pool N] [--max-message N]\n"
+            "  --threads 0 runs handlers inline on the workers\n",
+            argv0);
+}
+
+static bool number(const char *s, long long min, long long max, long long *out)
+{
+    char *end;
+    if (!s || !*s)
+        return false;
+    long long v = strtoll(s, &end, 10);
+    if (*end || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+int main(int argc, char **argv)
+{
+    wsc_server_config cfg = {.port = 9224, .address = "127.0.0.1"};
+    wsc_handler handler = {.init = on_init, .message = on_message};
+    wsc_err err;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long long n = 0;
+        if (strcmp(a, "--blocking") == 0) {
+            cfg.blocking = true;
+            continue;
+        }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(argv[0]);
+            return 0;
+        }
+        if (!v) {
+            usage(argv[0]);
+            return 2;
+        }
+        i++;
+        if (strcmp(a, "--address") == 0) {
+            cfg.address = v;
+        } else if (strcmp(a, "--unix") == 0) {
+            cfg.unix_path = v;
+        } else if (strcmp(a, "--port") == 0 && number(v, 0, 65535, &n)) {
+            cfg.port = n == 0 ? WSC_PORT_EPHEMERAL : (int)n;
+        } else if (strcmp(a, "--workers") == 0 && number(v, 1, 256, &n)) {
+            cfg.worker_count = (unsigned)n;
+        } else if (strcmp(a, "--threads") == 0 && number(v, 0, 1024, &n)) {
+            cfg.thread_pool.count = n == 0 ? WSC_THREAD_POOL_INLINE : (int)n;
+        } else if (strcmp(a, "--small-pool") == 0 && number(v, 0, 1 << 24, &n)) {
+            cfg.buffers.small_pool = (size_t)n;
+        } else if (strcmp(a, "--max-message") == 0 && number(v, 1, 1LL << 30, &n)) {
+            cfg.max_message_size = (size_t)n;
+        } else {
+            fprintf(stderr, "%s: bad option or value: %s %s\n", argv[0], a, v);
+            usage(argv[0]);
+            return 2;
+        }
+    }
+
+    server = wsc_server_new(&handler, &cfg, &err);
+    if (!server) {
+        fprintf(stderr, "%s: %s\n", argv[0], err.message);
+        return 1;
+    }
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    if (cfg.unix_path)
+        printf("echo_server listening on unix:%s\n", cfg.unix_path);
+    else if (strchr(cfg.address, ':'))
+        printf("echo_server listening on ws://[%s]:%d/\n", cfg.address, wsc_server_port(server));
+    else
+        printf("echo_server listening on ws://%s:%d/\n", cfg.address, wsc_server_port(server));
+    fflush(stdout);
+
+    int rc = wsc_server_listen(server, NULL);
+    wsc_server_free(server);
+    if (rc != 0) {
+        fprintf(stderr, "%s: %s\n", argv[0], wsc_strerror(rc));
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,375 @@
+/* Connection lifecycle: creation, the close states, the close callback, references, the inbox. */
+#include "conn/conn.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn/hs.h"
+#include "io/poller.h"
+#include "proto/close.h"
+
+_Thread_local wsc__wctx *wsc__tl_wctx;
+
+wsc_conn *wsc__conn_new(wsc__wctx *w, int fd, bool hs)
+{
+    wsc_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->fd = fd;
+    c->w = w;
+    c->state = hs ? WSC__ST_HS : WSC__ST_OPEN;
+    atomic_init(&c->refs, 1);
+    atomic_init(&c->req, 0);
+    atomic_init(&c->wstate, WSC__W_OPEN);
+    wsc__reader_init(&c->rd, WSC__ROLE_SERVER, w->ctx->max_message, w->ctx->reader_flags);
+    return c;
+}
+
+void wsc__conn_free(wsc_conn *c)
+{
+    wsc__buffers *b = c->w->ctx->bufs;
+    wsc__buffers_put(b, &c->in);
+    wsc__buffers_put(b, &c->msg);
+    wsc__buffers_put(b, &c->out);
+    if (c->hs)
+        wsc__hs_release(c->w->ctx->hs_pool, c->hs);
+    if (c->fd >= 0)
+        close(c->fd);
+    free(c);
+}
+
+void wsc__conn_unref(wsc_conn *c)
+{
+    if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
+        wsc__conn_free(c);
+}
+
+void wsc_conn_retain(wsc_conn *c)
+{
+    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+}
+
+void wsc_conn_release(wsc_conn *c)
+{
+    wsc__conn_unref(c);
+}
+
+void *wsc_conn_user(const wsc_conn *c)
+{
+    return c ? c->user : NULL;
+}
+
+void wsc__conn_request(wsc_conn *c, uint32_t bits)
+{
+    wsc__wctx *w = c->w;
+    /* Blocking mode has no inbox: the connection's thread wakes up at least once a second and looks
+       at wstate itself. */
+    if (w->blocking || w->wake_fd < 0)
+        return;
+    /* Only the first request since the loop last looked pushes the connection; later ones are
+       merged into `req`. Each push holds a reference, so a connection the loop already forgot stays
+       valid until the loop has seen the entry. */
+    if (atomic_fetch_or_explicit(&c->req, bits, memory_order_acq_rel) != 0)
+        return;
+    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+    wsc_conn *head = atomic_load_explicit(&w->inbox, memory_order_relaxed);
+    do {
+        c->inbox_next = head;
+    } while (!atomic_compare_exchange_weak_explicit(&w->inbox, &head, c, memory_order_release,
+                                                    memory_order_relaxed));
+    if (!head)
+        wsc__wakefd_signal(w->wake_fd);
+}
+
+void wsc__conn_set_deadline(wsc_conn *c, unsigned seconds)
+{
+    wsc__wctx *w = c->w;
+    if (c->deadline)
+        w->ndeadlines--;
+    c->deadline = 0;
+    if (seconds) {
+        /* +1: the sweep is coarse (whole seconds), so never fire early. */
+        c->deadline = w->now + seconds + 1;
+        w->ndeadlines++;
+    }
+}
+
+static void drop_from(wsc_conn **list, size_t *n, wsc_conn *c)
+{
+    for (size_t i = 0; i < *n; i++) {
+        if (list[i] == c) {
+            list[i] = list[--*n];
+            return;
+        }
+    }
+}
+
+static void release_buffers(wsc_conn *c)
+{
+    wsc__buffers *b = c->w->ctx->bufs;
+    wsc__buffers_put(b, &c->in);
+    wsc__buffers_put(b, &c->msg);
+    c->in_off = c->in_len = 0;
+    c->msg_len = 0;
+    if (c->hs) {
+        wsc__hs_release(c->w->ctx->hs_pool, c->hs);
+        c->hs = NULL;
+    }
+}
+
+static void done(wsc_conn *c)
+{
+    c->state = WSC__ST_DONE;
+    wsc__wctx_remove(c->w, c);
+}
+
+/* The socket is gone and no callback runs: call close (when owed), then forget the connection. */
+static void close_callback(wsc_conn *c)
+{
+    const wsc__ctx *x = c->w->ctx;
+    release_buffers(c);
+    if (!(c->flags & WSC__F_ACCEPTED) || !x->h.close) {
+        done(c);
+        return;
+    }
+    c->job = WSC__JOB_CLOSE;
+    if (x->submit) {
+        c->flags |= WSC__F_BUSY;
+        x->submit((wsc__ctx *)x, c, true);
+        return;
+    }
+    wsc__conn_run_job(c, &c->w->arena);
+    c->job = WSC__JOB_NONE;
+    done(c);
+}
+
+void wsc__conn_finish(wsc_conn *c)
+{
+    wsc__wctx *w = c->w;
+    if (c->state == WSC__ST_DONE)
+        return;
+    if (c->state == WSC__ST_DEAD) {
+        /* Here only between the end of the socket and the close callback: the callback that was
+           running when the socket ended has returned. */
+        if (!(c->flags & WSC__F_BUSY))
+            close_callback(c);
+        return;
+    }
+    wsc__lock_acquire(&c->lock);
+    atomic_store_explicit(&c->wstate, WSC__W_CLOSED, memory_order_release);
+    int fd = c->fd;
+    c->fd = -1;
+    wsc__buffers_put(w->ctx->bufs, &c->out);
+    c->out_off = c->out_len = 0;
+    wsc__lock_release(&c->lock);
+    if (fd >= 0) {
+        if (w->defer_close)
+            w->deferred_fd = fd;
+        else
+            close(fd); /* also removes it from epoll: the descriptor is never duplicated */
+    }
+    c->state = WSC__ST_DEAD;
+    c->span_len = 0;
+    wsc__conn_set_deadline(c, 0);
+    if (c->flags & WSC__F_STALLED) {
+        /* The job never ran: a message is dropped with its connection; an init never accepted. */
+        c->flags &= (uint16_t)~WSC__F_STALLED;
+        drop_from(w->stall, &w->nstall, c);
+        if (w->nstall == 0)
+            w->stalled = false;
+        c->job = WSC__JOB_NONE;
+    }
+    if (c->flags & WSC__F_BUSY)
+        return; /* the callback that runs now ends first; the pool's DONE brings us back */
+    close_callback(c);
+}
+
+void wsc__conn_timeout(wsc_conn *c)
+{
+    wsc__conn_set_deadline(c, 0);
+    wsc__conn_finish(c);
+}
+
+void wsc__conn_sync_state(wsc_conn *c)
+{
+    if (c->state == WSC__ST_OPEN &&
+        atomic_load_explicit(&c->wstate, memory_order_acquire) != WSC__W_OPEN) {
+        /* A callback or another thread sent a close frame: wait for the peer's (section 7.1.2),
+           unless it came first (then only our frame has to leave). Never finishes here: this may
+           run inside a callback. */
+        c->state = (c->flags & WSC__F_PEER_CLOSED) ? WSC__ST_DRAIN : WSC__ST_CLOSING;
+        wsc__conn_set_deadline(c, WSC__CLOSE_TIMEOUT_S);
+    }
+}
+
+void wsc__conn_check_done(wsc_conn *c)
+{
+    if (c->state != WSC__ST_DRAIN || (c->flags & WSC__F_BUSY))
+        return;
+    if ((c->flags & WSC__F_EOF) ||
+        ((c->flags & WSC__F_PEER_CLOSED) && wsc__conn_queued(c) == 0))
+        wsc__conn_finish(c);
+}
+
+void wsc__conn_shutdown(wsc_conn *c, unsigned code)
+{
+    switch (c->state) {
+    case WSC__ST_HS:
+        /* Not accepted yet. While init runs in the pool, its end decides (the loop is stopping). */
+        if (!(c->flags & WSC__F_BUSY))
+            wsc__conn_finish(c);
+        return;
+    case WSC__ST_OPEN:
+        if (c->flags & WSC__F_STALLED) {
+            c->flags &= (uint16_t)~WSC__F_STALLED;
+            drop_from(c->w->stall, &c->w->nstall, c);
+            if (c->w->nstall == 0)
+                c->w->stalled = false;
+            c->job = WSC__JOB_NONE;
+        }
+        wsc__conn_send_close(c, code, NULL, 0);
+        wsc__conn_sync_state(c);
+        return;
+    default:
+        return;
+    }
+}
+
+/* ---- the loop context's lists ---- */
+
+static bool push(wsc_conn ***list, size_t *n, size_t *cap, wsc_conn *c)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        wsc_conn **nl = realloc(*list, nc * sizeof *nl);
+        if (!nl)
+            return false;
+        *list = nl;
+        *cap = nc;
+    }
+    (*list)[(*n)++] = c;
+    return true;
+}
+
+bool wsc__wctx_add(wsc__wctx *w, wsc_conn *c)
+{
+    c->slot = (uint32_t)w->nconns;
+    return push(&w->conns, &w->nconns, &w->conns_cap, c);
+}
+
+void wsc__wctx_ready(wsc__wctx *w, wsc_conn *c)
+{
+    if (w->blocking || (c->flags & WSC__F_IN_READY))
+        return;
+    if (push(&w->ready, &w->nready, &w->ready_cap, c))
+        c->flags |= WSC__F_IN_READY;
+}
+
+bool wsc__wctx_stall(wsc__wctx *w, wsc_conn *c)
+{
+    if (!push(&w->stall, &w->nstall, &w->stall_cap, c))
+        return false;
+    c->flags |= WSC__F_STALLED;
+    w->stalled = true;
+    return true;
+}
+
+bool wsc__wctx_flush_list(wsc__wctx *w, wsc_conn *c)
+{
+    if (c->flags & WSC__F_IN_FLUSH)
+        return true;
+    if (!push(&w->flush, &w->nflush, &w->flush_cap, c))
+        return false;
+    c->flags |= WSC__F_IN_FLUSH;
+    return true;
+}
+
+void wsc__wctx_remove(wsc__wctx *w, wsc_conn *c)
+{
+    size_t i = c->slot;
+    if (i < w->nconns && w->conns[i] == c) {
+        w->conns[i] = w->conns[--w->nconns];
+        w->conns[i]->slot = (uint32_t)i;
+    }
+    if (c->flags & WSC__F_IN_READY)
+        drop_from(w->ready, &w->nready, c);
+    if (c->flags & WSC__F_STALLED)
+        drop_from(w->stall, &w->nstall, c);
+    /* It may stay in the flush list (with no span): the flush runs before the graveyard. */
+    c->flags &= (uint16_t)~(WSC__F_IN_READY | WSC__F_STALLED);
+    /* Freed (the loop's reference dropped) at the end of the iteration: events of this batch may
+       still point at it. */
+    c->job_next = w->grave;
+    w->grave = c;
+}
+
+void wsc__wctx_bury(wsc__wctx *w)
+{
+    wsc_conn *c = w->grave;
+    w->grave = NULL;
+    while (c) {
+        wsc_conn *next = c->job_next;
+        wsc__conn_unref(c);
+        c = next;
+    }
+}
+
+void wsc__wctx_inbox(wsc__wctx *w)
+{
+    wsc__wakefd_drain(w->wake_fd);
+    wsc_conn *list = atomic_exchange_explicit(&w->inbox, NULL, memory_order_acquire);
+    wsc_conn *fifo = NULL;
+    /* The inbox is a stack: reverse it so requests are served in arrival order. */
+    while (list) {
+        wsc_conn *next = list->inbox_next;
+        list->inbox_next = fifo;
+        fifo = list;
+        list = next;
+    }
+    while (fifo) {
+        wsc_conn *c = fifo;
+        /* Read the link before clearing req: once req is 0 another thread may push c again. */
+        fifo = c->inbox_next;
+        uint32_t bits = atomic_exchange_explicit(&c->req, 0, memory_order_acq_rel);
+        if (c->state != WSC__ST_DONE)
+            wsc__conn_on_request(c, bits);
+        wsc__conn_unref(c);
+    }
+}
+
+int wsc__wctx_init(wsc__wctx *w, wsc__ctx *ctx, bool blocking, size_t rbuf_size, size_t obuf_size,
+                   size_t arena_size)
+{
+    memset(w, 0, sizeof *w);
+    w->ctx = ctx;
+    w->blocking = blocking;
+    w->wake_fd = -1;
+    w->poll_fd = -1;
+    w->deferred_fd = -1;
+    atomic_init(&w->inbox, NULL);
+    w->rbuf_cap = rbuf_size;
+    w->rbuf = malloc(rbuf_size);
+    w->obuf_cap = obuf_size;
+    w->obuf = obuf_size ? malloc(obuf_size) : NULL;
+    if (!w->rbuf || (obuf_size && !w->obuf)) {
+        free(w->rbuf);
+        free(w->obuf);
+        return WSC_ENOMEM;
+    }
+    wsc__arena_init(&w->arena, arena_size);
+    return 0;
+}
+
+void wsc__wctx_destroy(wsc__wctx *w)
+{
+    free(w->rbuf);
+    free(w->obuf);
+    free(w->flush);
+    free(w->ready);
+    free(w->conns);
+    free(w->stall);
+    wsc__arena_destroy(&w->arena);
+    w->rbuf = w->obuf = NULL;
+}

@@ -1,0 +1,255 @@
+/* One server connection: handshake, frames, message assembly, control frames, the close handshake,
+ * and the outbound path. Shared by the epoll workers, the blocking (thread-per-connection) mode and
+ * the test helpers.
+ *
+ * Threads. A connection belongs to one "loop context" (wsc__wctx): an epoll worker, or in blocking
+ * mode the connection's own thread. Only that thread reads the socket, parses, and changes the fields
+ * marked [loop]. Callbacks run on that thread (inline handlers, blocking mode) or on a handler-pool
+ * thread; while one runs the connection is BUSY and the loop neither parses nor reads it, which is
+ * the one-message-at-a-time guarantee. Writes come from any thread: the socket and the outbound
+ * queue are guarded by `lock` [lock]. A few fields are atomics [atomic].
+ *
+ * Memory. An idle connection holds only this struct: read buffers come from the loop (one receive
+ * buffer per worker) and the server's pools, and go back when a message is done (with pooled small
+ * buffers; a dedicated small buffer is kept). */
+#ifndef WSC_CONN_CONN_H
+#define WSC_CONN_CONN_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "io/lock.h"
+#include "mem/arena.h"
+#include "mem/buffers.h"
+#include "proto/reader.h"
+#include "wsc.h"
+
+struct wsc__hs_pool;
+struct wsc__wctx;
+
+/* Seconds to wait for the peer's side of the close handshake (its close frame, or its FIN after we
+ * failed the connection) before the TCP connection is dropped. */
+enum { WSC__CLOSE_TIMEOUT_S = 3 };
+
+/* Inline writes from a worker are gathered per connection and flushed once per loop iteration;
+ * frames larger than this are sent at once (copying them would cost more than the syscall saved). */
+enum { WSC__SPAN_FRAME_MAX = 16384 };
+
+/* Server-wide settings every connection reads (immutable while the server runs). */
+typedef struct wsc__ctx {
+    wsc_handler h;
+    void *app;
+    wsc__buffers *bufs;
+    struct wsc__hs_pool *hs_pool;
+    uint64_t max_message;
+    size_t max_buffered;
+    unsigned reader_flags;      /* WSC__READER_UTF8 unless no_utf8_check */
+    unsigned hs_timeout;        /* seconds */
+    bool keep_small;            /* dedicated small buffers: the read buffer stays with the conn */
+    /* Hands a job to the handler pool. force: close callbacks, never refused. Returns false when
+       the backlog is full (the caller stalls: back pressure). NULL: callbacks run inline. */
+    bool (*submit)(struct wsc__ctx *ctx, wsc_conn *c, bool force);
+    void *pool;
+} wsc__ctx;
+
+/* worker-only connection states ([loop] `state`) */
+enum {
+    WSC__ST_HS,      /* reading the upgrade request */
+    WSC__ST_OPEN,    /* frames flow both ways */
+    WSC__ST_CLOSING, /* we sent a close frame: waiting for the peer's (data is discarded) */
+    WSC__ST_DRAIN,   /* nothing more to parse: waiting to flush, then for the peer's FIN */
+    WSC__ST_DEAD,    /* socket closed: the close callback is pending or running */
+    WSC__ST_DONE     /* close callback returned: the loop forgets the connection */
+};
+
+/* [atomic] write state, guarded by lock for transitions */
+enum { WSC__W_OPEN, WSC__W_CLOSING, WSC__W_CLOSED };
+
+/* [loop] flags */
+enum {
+    WSC__F_BUSY = 1 << 0,        /* a callback runs (pool) */
+    WSC__F_RD_PENDING = 1 << 1,  /* readable and not known to be drained */
+    WSC__F_ACCEPTED = 1 << 2,    /* init accepted: the close callback is owed */
+    WSC__F_PEER_CLOSED = 1 << 3, /* the peer's close frame arrived */
+    WSC__F_STALLED = 1 << 4,     /* a job waits for room in the backlog */
+    WSC__F_IN_FLUSH = 1 << 5,    /* listed in the loop's flush list */
+    WSC__F_IN_READY = 1 << 6,    /* listed in the loop's ready list */
+    WSC__F_REJECTED = 1 << 7,    /* init refused */
+    WSC__F_EOF = 1 << 8,         /* read returned 0 */
+};
+
+/* [lock] flags (wflags) */
+enum {
+    WSC__WF_SHUT = 1,   /* shutdown(SHUT_WR) done once the close frame went out */
+    WSC__WF_BROKEN = 2, /* a send failed: the socket is unusable */
+};
+
+/* jobs: which callback a (pool or inline) run performs */
+enum {
+    WSC__JOB_NONE,
+    WSC__JOB_INIT, /* init, then the 101 (or error) response, then after_init */
+    WSC__JOB_MSG,
+    WSC__JOB_PING,
+    WSC__JOB_PONG,
+    WSC__JOB_CLOSE_FRAME,
+    WSC__JOB_CLOSE
+};
+
+/* inbox requests (bits of `req`) */
+enum {
+    WSC__REQ_DONE = 1,  /* a pool callback returned */
+    WSC__REQ_CLOSE = 2, /* closed from another thread: arm the close timeout */
+};
+
+struct wsc_conn {
+    /* [lock] */
+    wsc__lock lock;
+    int fd;
+    wsc__buf out; /* outbound queue: bytes [out_off, out_len) not yet taken by the socket */
+    uint32_t out_off, out_len;
+    uint8_t wflags;
+    _Atomic uint8_t wstate; /* [atomic] WSC__W_* */
+    /* [loop] */
+    uint8_t state;
+    uint8_t job;
+    uint16_t flags;
+    uint16_t job_code;     /* JOB_CLOSE_FRAME: the peer's code; JOB_INIT: 0, or the reject status */
+    uint32_t deadline;     /* coarse seconds of the loop clock, 0 = none */
+    uint32_t slot;         /* index in the loop's connection table */
+    _Atomic uint32_t refs; /* [atomic] the loop's, one per inbox entry, wsc_conn_retain's */
+    _Atomic uint32_t req;  /* [atomic] WSC__REQ_* pending */
+    struct wsc__wctx *w;
+    void *user;
+    wsc_conn *inbox_next; /* [atomic list] */
+    wsc_conn *job_next;   /* pool queue link */
+    wsc_handshake *hs;    /* during the handshake */
+    uint8_t *job_data;    /* the job's payload (in `in` or `msg`) */
+    size_t job_len;
+    wsc__reader rd;
+    wsc__buf in; /* unparsed bytes [in_off, in_len) */
+    uint32_t in_off, in_len;
+    wsc__buf msg; /* a message that spans reads, msg_len bytes so far */
+    size_t msg_len;
+    uint32_t span_off, span_len; /* this loop iteration's inline writes, in the loop's obuf */
+};
+
+/* A loop context: an epoll worker, or one blocking-mode connection thread. [loop] */
+typedef struct wsc__wctx {
+    wsc__ctx *ctx;
+    bool blocking;   /* blocking sockets: every write is direct, nothing is queued */
+    bool stopping;   /* no new connections; closes with 1001 */
+    bool stalled;    /* a job is waiting for backlog room: no connection is read */
+    uint32_t now;    /* coarse monotonic seconds, refreshed once per iteration */
+    uint8_t *rbuf;   /* the receive buffer shared by this loop's connections */
+    size_t rbuf_cap;
+    uint8_t *obuf;   /* inline writes of this iteration (spans) */
+    size_t obuf_cap, obuf_len;
+    wsc_conn **flush; /* connections with a span */
+    size_t nflush, flush_cap;
+    wsc_conn **ready; /* readable connections whose read was deferred */
+    size_t nready, ready_cap;
+    wsc_conn **conns; /* every live connection, for timers and stop */
+    size_t nconns, conns_cap;
+    wsc_conn **stall; /* connections whose job waits for backlog room */
+    size_t nstall, stall_cap;
+    size_t ndeadlines; /* connections with a deadline (0: no timer sweep needed) */
+    wsc_conn *grave;   /* finished connections, unreferenced at the end of the iteration */
+    _Atomic(wsc_conn *) inbox;
+    int wake_fd;
+    int poll_fd;       /* the poller's descriptor (for removal), -1 in blocking mode */
+    bool defer_close;  /* blocking mode: the thread closes the socket itself, after it unregistered */
+    int deferred_fd;
+    wsc_arena arena;   /* inline callbacks */
+} wsc__wctx;
+
+/* The loop context of the calling thread (NULL on other threads): writes made on a connection's own
+ * worker go to the span, and are flushed once per iteration. Thread-local, set by the loop. */
+extern _Thread_local wsc__wctx *wsc__tl_wctx;
+
+/* ---- lifecycle (conn.c) ---- */
+
+/* A new connection on fd, in state HS (or OPEN when hs is false: the test helpers). Returns NULL
+ * when out of memory. */
+wsc_conn *wsc__conn_new(wsc__wctx *w, int fd, bool hs);
+/* Closes the socket (idempotent) and moves on to the close callback when it is owed; a connection
+ * whose callback is still running gets there when the callback returns. [loop] */
+void wsc__conn_finish(wsc_conn *c);
+/* Drops one reference; the last one frees the memory. Thread-safety: any thread. */
+void wsc__conn_unref(wsc_conn *c);
+/* Frees the buffers and memory of a connection nobody references. */
+void wsc__conn_free(wsc_conn *c);
+/* Posts requests to the loop's inbox (any thread). */
+void wsc__conn_request(wsc_conn *c, uint32_t bits);
+/* Arms or clears the loop-clock deadline. [loop] */
+void wsc__conn_set_deadline(wsc_conn *c, unsigned seconds);
+/* The timer sweep found c's deadline passed. [loop] */
+void wsc__conn_timeout(wsc_conn *c);
+/* Starts the server-side close (stop: 1001). [loop] */
+void wsc__conn_shutdown(wsc_conn *c, unsigned code);
+/* Moves the loop state after a callback or a close from elsewhere. [loop] */
+void wsc__conn_sync_state(wsc_conn *c);
+/* Called when the peer's FIN, an error, or the close handshake ends the connection. [loop] */
+void wsc__conn_check_done(wsc_conn *c);
+
+/* ---- reading and dispatch (conn_read.c) ---- */
+
+/* Reads what the socket has (bounded per call for fairness) and processes every frame in it. [loop] */
+void wsc__conn_on_readable(wsc_conn *c);
+/* Handles inbox requests (a pool callback returned, a close from another thread). [loop] */
+void wsc__conn_on_request(wsc_conn *c, uint32_t bits);
+/* Retries a job that found the backlog full. Returns false if it is still full. [loop] */
+bool wsc__conn_retry_stalled(wsc_conn *c);
+/* Runs the pending job's callbacks (pool thread, or the loop for inline handlers), then resets
+ * arena. The job's payload stays valid throughout. */
+void wsc__conn_run_job(wsc_conn *c, wsc_arena *arena);
+
+/* ---- writing (conn_write.c) ---- */
+
+/* Sends or queues, in order: c's span (with_span: the loop thread only), then iov[0..n). force skips
+ * the max_buffered check (close frames). Returns 0, WSC_ECLOSED or WSC_EFULL. Caller holds c->lock. */
+int wsc__conn_out_locked(wsc_conn *c, bool with_span, const struct iovec *iov, int n, bool force,
+                         bool *overflow);
+/* Writes raw bytes (the handshake response) in order with everything else. Any thread. */
+int wsc__conn_send_raw(wsc_conn *c, const void *data, size_t len);
+/* The socket is writable again: sends what is queued. [loop] */
+void wsc__conn_on_writable(wsc_conn *c);
+/* Sends c's span (this iteration's inline writes). [loop] */
+void wsc__conn_flush_span(wsc_conn *c);
+/* Flushes every span of the loop and empties obuf. [loop] */
+void wsc__wctx_flush(wsc__wctx *w);
+/* Sends a close frame if none was sent, and marks the connection closing (any thread). Returns true
+ * when this call made the transition. */
+bool wsc__conn_send_close(wsc_conn *c, unsigned code, const char *reason, size_t reason_len);
+/* Queue length (under the lock). */
+size_t wsc__conn_queued(wsc_conn *c);
+/* After a close frame or an error response: shuts the write side once the queue is empty. */
+void wsc__conn_shut_if_drained(wsc_conn *c);
+
+/* ---- loop helpers used by conn code, implemented by the owner of the loop ---- */
+
+/* ---- the loop context (conn.c): lists, inbox, graveyard ---- */
+
+/* rbuf_size: the shared receive buffer; obuf_size: inline write spans (0 in blocking mode);
+   arena_size: first block of the inline callbacks' arena. Returns 0 or WSC_ENOMEM. */
+int wsc__wctx_init(wsc__wctx *w, wsc__ctx *ctx, bool blocking, size_t rbuf_size, size_t obuf_size,
+                   size_t arena_size);
+void wsc__wctx_destroy(wsc__wctx *w);
+/* Adds c to the connection table. Returns false when out of memory. */
+bool wsc__wctx_add(wsc__wctx *w, wsc_conn *c);
+/* Lists c for another read attempt in this loop (deferred by fairness or back pressure). */
+void wsc__wctx_ready(wsc__wctx *w, wsc_conn *c);
+/* Parks c whose job found the backlog full; the loop stops reading until it is dispatched. */
+bool wsc__wctx_stall(wsc__wctx *w, wsc_conn *c);
+/* Lists c for the end-of-iteration flush. */
+bool wsc__wctx_flush_list(wsc__wctx *w, wsc_conn *c);
+/* Forgets c (after its close callback, or at once when none is owed). */
+void wsc__wctx_remove(wsc__wctx *w, wsc_conn *c);
+/* Drops the loop's reference to every connection forgotten in this iteration. */
+void wsc__wctx_bury(wsc__wctx *w);
+/* Serves the inbox (pool callbacks that returned, closes from other threads). */
+void wsc__wctx_inbox(wsc__wctx *w);
+
+#endif

@@ -1,0 +1,574 @@
+/* The read side of a connection: where each read lands, frame parsing, message assembly, control
+ * frames, and handing messages to the callbacks (inline or through the handler pool).
+ *
+ * Where bytes are read to, in order of preference:
+ * - the middle of a message that spans reads: straight into the message buffer's free tail, so a
+ *   large message is copied only by the kernel;
+ * - otherwise the loop's shared receive buffer, after any bytes left over from the last read (at
+ *   most one partial frame header or control frame, <= 139 bytes, copied to its front).
+ * A complete message found in one read is handed to an inline callback in place (zero copy). A
+ * callback on a pool thread needs bytes that outlive the read, so the message and what follows it
+ * move to the connection's own `in` buffer, and parsing resumes from there when the callback
+ * returns. */
+#include "conn/conn.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "conn/hs.h"
+#include "proto/close.h"
+#include "proto/frame.h"
+#include "util/log.h"
+
+enum {
+    READS_PER_WAKE = 8,    /* then other connections get a turn (fairness) */
+    MSG_TAIL_MIN = 4096,   /* read into a message's tail only with at least this much room... */
+    MSG_TAIL_GROW = 65536, /* ...growing it by this much (capped by max_message_size) */
+};
+
+/* Where the bytes being parsed live. */
+enum { R_RBUF, R_IN, R_MSG };
+
+static uint8_t empty_payload[1];
+
+static bool parsing(const wsc_conn *c)
+{
+    return (c->state == WSC__ST_OPEN || c->state == WSC__ST_CLOSING) &&
+           !(c->flags & (WSC__F_BUSY | WSC__F_STALLED | WSC__F_PEER_CLOSED));
+}
+
+/* Returns buffers nothing needs any more: a message buffer between messages, an empty `in` (unless
+   it is the connection's dedicated small buffer). */
+static void maybe_release(wsc_conn *c)
+{
+    wsc__buffers *b = c->w->ctx->bufs;
+    if (c->flags & (WSC__F_BUSY | WSC__F_STALLED))
+        return;
+    if (c->msg.data && c->msg_len == 0 && !wsc__reader_in_message(&c->rd))
+        wsc__buffers_put(b, &c->msg);
+    if (c->in_off == c->in_len) {
+        c->in_off = c->in_len = 0;
+        if (c->in.data &&
+            !(c->w->ctx->keep_small && c->in.cap <= wsc__buffers_small_size(b)))
+            wsc__buffers_put(b, &c->in);
+    }
+}
+
+/* Keeps base[from..len) (unparsed bytes) in `in`. */
+static bool keep_rest(wsc_conn *c, const uint8_t *base, size_t from, size_t len, int region)
+{
+    if (region == R_IN) {
+        c->in_off = (uint32_t)from;
+        return true;
+    }
+    size_t n = len - from;
+    if (n == 0)
+        return true;
+    /* `in` is empty here: its bytes were moved to the front of the receive buffer before the read. */
+    if (wsc__buffers_grow(c->w->ctx->bufs, &c->in, n, 0) != 0)
+        return false;
+    memcpy(c->in.data, base + from, n);
+    c->in_off = 0;
+    c->in_len = (uint32_t)n;
+    return true;
+}
+
+static void fail(wsc_conn *c, unsigned code)
+{
+    WSC__LOG(WSC_LOG_DEBUG, "closing connection with %u: %s", code, wsc__reader_error(&c->rd));
+    wsc__conn_send_close(c, code, NULL, 0);
+    /* Section 7.1.7: no more frames are read; the peer's FIN (after it read our close frame) or the
+       timeout ends the connection. Closing now, with its bytes unread, would reset the connection
+       and could destroy the close frame in flight. */
+    c->state = WSC__ST_DRAIN;
+    wsc__conn_set_deadline(c, WSC__CLOSE_TIMEOUT_S);
+    if (c->msg.data) {
+        c->msg_len = 0;
+        wsc__buffers_put(c->w->ctx->bufs, &c->msg);
+    }
+}
+
+/* The loop's part after a callback (inline, or the pool's DONE). */
+static void after_job(wsc_conn *c)
+{
+    unsigned job = c->job;
+    c->job = WSC__JOB_NONE;
+    switch (job) {
+    case WSC__JOB_INIT:
+        wsc__hs_release(c->w->ctx->hs_pool, c->hs);
+        c->hs = NULL;
+        if (c->job_code == 0) {
+            c->flags |= WSC__F_ACCEPTED;
+            if (c->state == WSC__ST_HS) {
+                c->state = WSC__ST_OPEN;
+                if (c->w->stopping)
+                    wsc__conn_send_close(c, WSC_CLOSE_GOING_AWAY, NULL, 0);
+            }
+        } else {
+            c->flags |= WSC__F_REJECTED;
+            if (c->state == WSC__ST_HS) {
+                if (c->job_code == 1) {
+                    wsc__conn_finish(c); /* WSC_REJECT_SILENT */
+                    return;
+                }
+                c->state = WSC__ST_DRAIN;
+                wsc__conn_set_deadline(c, WSC__CLOSE_TIMEOUT_S);
+                wsc__conn_shut_if_drained(c);
+            }
+        }
+        break;
+    case WSC__JOB_MSG:
+        if (c->job_data == c->msg.data)
+            c->msg_len = 0;
+        break;
+    case WSC__JOB_CLOSE:
+        c->state = WSC__ST_DONE;
+        wsc__wctx_remove(c->w, c);
+        return;
+    default:
+        break;
+    }
+    wsc__conn_sync_state(c);
+    wsc__conn_check_done(c);
+}
+
+/* Runs the job now (inline) or hands it to the pool. Returns true when parsing may go on. */
+static bool dispatch(wsc_conn *c)
+{
+    wsc__ctx *x = c->w->ctx;
+    if (!x->submit) {
+        wsc__conn_run_job(c, &c->w->arena);
+        after_job(c);
+        return true;
+    }
+    if (x->submit(x, c, false)) {
+        c->flags |= WSC__F_BUSY;
+        return false;
+    }
+    /* Backlog full: this is the back pressure. The job waits here and the loop reads nothing until
+       the pool has room again. */
+    if (!wsc__wctx_stall(c->w, c)) {
+        c->job = WSC__JOB_NONE;
+        fail(c, WSC_CLOSE_INTERNAL);
+    }
+    return false;
+}
+
+/* Prepares a job whose payload p[0..n) lies in the region being parsed (base[..len), parsing
+   resumes at *pos). Inline, the payload is used in place. For the pool, the payload and everything
+   after it move to `in` (one copy), unless they are there already. */
+static bool job_in_place(wsc_conn *c, unsigned job, uint8_t *p, size_t n, uint8_t *base,
+                         size_t *pos, size_t len, int region)
+{
+    c->job = (uint8_t)job;
+    c->job_data = n ? p : empty_payload;
+    c->job_len = n;
+    if (c->w->ctx->submit && region != R_IN) {
+        size_t from = (size_t)(p - base);
+        size_t skip = *pos - from;
+        if (!keep_rest(c, base, from, len, region)) {
+            c->job = WSC__JOB_NONE;
+            fail(c, WSC_CLOSE_INTERNAL);
+            return false;
+        }
+        c->job_data = n ? c->in.data : empty_payload;
+        c->in_off = (uint32_t)skip;
+        *pos = len; /* nothing left in the region: it all lives in `in` now */
+    } else if (region == R_IN) {
+        c->in_off = (uint32_t)*pos;
+    }
+    return dispatch(c);
+}
+
+static bool on_data(wsc_conn *c, const wsc__event *ev, uint8_t *base, size_t *pos, size_t len,
+                    int region)
+{
+    wsc__buffers *b = c->w->ctx->bufs;
+    if (c->state == WSC__ST_CLOSING) {
+        /* After our close frame, data is not delivered (section 1.4: the closing endpoint discards
+           what arrives until the peer's close). */
+        c->msg_len = 0;
+        return true;
+    }
+    if (ev->first && ev->last) {
+        c->job_code = (uint16_t)ev->opcode;
+        return job_in_place(c, WSC__JOB_MSG, ev->data, ev->len, base, pos, len, region);
+    }
+    if (ev->len) {
+        uint8_t *dst = c->msg.data ? c->msg.data + c->msg_len : NULL;
+        if (dst != ev->data) {
+            /* In the message's own tail the chunk fits (it was read there); elsewhere grow as the
+               bytes arrive, never by what the peer merely declares. */
+            if (region != R_MSG &&
+                wsc__buffers_grow(b, &c->msg, c->msg_len + ev->len, c->msg_len) != 0) {
+                fail(c, WSC_CLOSE_INTERNAL);
+                return false;
+            }
+            memmove(c->msg.data + c->msg_len, ev->data, ev->len);
+        }
+        c->msg_len += ev->len;
+    }
+    if (!ev->last)
+        return true;
+    c->job = WSC__JOB_MSG;
+    c->job_code = (uint16_t)ev->opcode;
+    c->job_data = c->msg.data ? c->msg.data : empty_payload;
+    c->job_len = c->msg_len;
+    if (c->w->ctx->submit) {
+        /* The message is in `msg`; what follows it in this region moves to `in`. */
+        if (!keep_rest(c, base, *pos, len, region)) {
+            fail(c, WSC_CLOSE_INTERNAL);
+            return false;
+        }
+        if (region != R_IN)
+            *pos = len;
+    }
+    return dispatch(c);
+}
+
+static bool on_control(wsc_conn *c, const wsc__event *ev, uint8_t *base, size_t *pos, size_t len,
+                       int region)
+{
+    const wsc_handler *h = &c->w->ctx->h;
+    switch (ev->opcode) {
+    case WSC__OP_PING:
+        if (c->state != WSC__ST_OPEN)
+            return true;
+        if (!h->client_ping) {
+            wsc_conn_pong(c, ev->data, ev->len); /* section 5.5.2 */
+            return true;
+        }
+        return job_in_place(c, WSC__JOB_PING, ev->data, ev->len, base, pos, len, region);
+    case WSC__OP_PONG:
+        if (!h->client_pong || c->state != WSC__ST_OPEN)
+            return true;
+        return job_in_place(c, WSC__JOB_PONG, ev->data, ev->len, base, pos, len, region);
+    case WSC__OP_CLOSE:
+        c->flags |= WSC__F_PEER_CLOSED;
+        if (c->state == WSC__ST_CLOSING || !h->client_close) {
+            /* Section 5.5.1: answer with a close frame echoing the code (none when the peer sent
+               none), unless ours went out first; then the server closes TCP (7.1.1). */
+            if (c->state == WSC__ST_OPEN)
+                wsc__conn_send_close(c, ev->close_code, NULL, 0);
+            c->state = WSC__ST_DRAIN;
+            wsc__conn_set_deadline(c, WSC__CLOSE_TIMEOUT_S);
+            if (c->msg.data) {
+                c->msg_len = 0;
+                wsc__buffers_put(c->w->ctx->bufs, &c->msg);
+            }
+            return false;
+        }
+        c->job_code = (uint16_t)ev->close_code;
+        wsc__conn_set_deadline(c, WSC__CLOSE_TIMEOUT_S);
+        return job_in_place(c, WSC__JOB_CLOSE_FRAME, ev->data, ev->len, base, pos, len, region);
+    default:
+        return true;
+    }
+}
+
+/* Parses base[pos..len) until it needs more bytes or must stop; keeps the rest in `in`. */
+static void parse(wsc_conn *c, uint8_t *base, size_t pos, size_t len, int region)
+{
+    while (parsing(c)) {
+        wsc__event ev;
+        size_t used = wsc__reader_next(&c->rd, base + pos, len - pos, &ev);
+        if (ev.kind == WSC__EV_NEED_MORE)
+            break;
+        if (ev.kind == WSC__EV_ERROR) {
+            fail(c, ev.close_code);
+            return;
+        }
+        pos += used;
+        bool go_on = ev.kind == WSC__EV_DATA ? on_data(c, &ev, base, &pos, len, region)
+                                             : on_control(c, &ev, base, &pos, len, region);
+        if (!go_on)
+            break;
+    }
+    if (c->state <= WSC__ST_CLOSING && !keep_rest(c, base, pos, len, region))
+        fail(c, WSC_CLOSE_INTERNAL);
+}
+
+/* ---- the handshake ---- */
+
+static void hs_fail(wsc_conn *c, int status)
+{
+    size_t n = 0;
+    char *resp = wsc__hs_response_error(status, &n);
+    WSC__LOG(WSC_LOG_DEBUG, "handshake refused (%d): %s", status,
+             wsc__hs_err_str(c->hs->req.err));
+    if (resp) {
+        wsc__conn_send_raw(c, resp, n);
+        free(resp);
+    }
+    wsc__hs_release(c->w->ctx->hs_pool, c->hs);
+    c->hs = NULL;
+    wsc__lock_acquire(&c->lock);
+    atomic_store_explicit(&c->wstate, WSC__W_CLOSING, memory_order_release);
+    wsc__lock_release(&c->lock);
+    wsc__conn_shut_if_drained(c);
+    c->state = WSC__ST_DRAIN;
+    wsc__conn_set_deadline(c, WSC__CLOSE_TIMEOUT_S);
+}
+
+/* Returns true to read again. */
+static bool read_handshake(wsc_conn *c)
+{
+    wsc_handshake *hs = c->hs;
+    size_t want = hs->cap - hs->len;
+    ssize_t n = want ? recv(c->fd, hs->buf + hs->len, want, 0) : 0;
+    if (n < 0) {
+        if (errno == EINTR)
+            return true;
+        c->flags &= (uint16_t)~WSC__F_RD_PENDING;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            wsc__conn_finish(c);
+        return false;
+    }
+    if (n == 0 && want) {
+        c->flags &= (uint16_t)~WSC__F_RD_PENDING;
+        wsc__conn_finish(c);
+        return false;
+    }
+    if ((size_t)n < want)
+        c->flags &= (uint16_t)~WSC__F_RD_PENDING;
+    hs->len += (size_t)n;
+    enum wsc__hs_result r = wsc__http_request_parse(&hs->req, hs->buf, hs->len);
+    if (r == WSC__HS_INCOMPLETE && hs->len < hs->cap)
+        return (c->flags & WSC__F_RD_PENDING) != 0;
+    if (r != WSC__HS_COMPLETE) {
+        hs_fail(c, r == WSC__HS_ERROR ? hs->req.http_status : 431);
+        return false;
+    }
+    /* Frames a client sent right behind its request belong to the WebSocket stream. */
+    size_t extra = hs->len - hs->req.len;
+    if (extra) {
+        if (wsc__buffers_grow(c->w->ctx->bufs, &c->in, extra, 0) != 0) {
+            wsc__conn_finish(c);
+            return false;
+        }
+        memcpy(c->in.data, hs->buf + hs->req.len, extra);
+        c->in_off = 0;
+        c->in_len = (uint32_t)extra;
+    }
+    wsc__conn_set_deadline(c, 0);
+    c->job = WSC__JOB_INIT;
+    c->job_code = 0;
+    dispatch(c);
+    if (c->state == WSC__ST_OPEN && c->in_len > c->in_off)
+        parse(c, c->in.data, c->in_off, c->in_len, R_IN);
+    maybe_release(c);
+    return c->state == WSC__ST_OPEN && (c->flags & WSC__F_RD_PENDING);
+}
+
+/* ---- reading ---- */
+
+static bool can_read(const wsc_conn *c)
+{
+    return c->state <= WSC__ST_DRAIN && !(c->flags & (WSC__F_BUSY | WSC__F_STALLED)) &&
+           !c->w->stalled && (c->flags & WSC__F_RD_PENDING);
+}
+
+/* One read and its parsing. Returns true to read again. */
+static bool read_once(wsc_conn *c)
+{
+    wsc__wctx *w = c->w;
+    const wsc__ctx *x = w->ctx;
+    uint8_t *dst;
+    size_t cap, pre = 0;
+    int region;
+
+    if (c->state == WSC__ST_DRAIN || (c->flags & WSC__F_PEER_CLOSED)) {
+        dst = w->rbuf; /* only waiting for the FIN: discard */
+        cap = w->rbuf_cap;
+        region = -1;
+    } else if (c->msg.data && c->in_off == c->in_len && wsc__reader_in_message(&c->rd) &&
+               (c->msg.cap - c->msg_len >= MSG_TAIL_MIN ||
+                (c->msg.cap < x->max_message &&
+                 wsc__buffers_grow(x->bufs, &c->msg,
+                                   c->msg_len + MSG_TAIL_GROW < x->max_message
+                                       ? c->msg_len + MSG_TAIL_GROW
+                                       : (size_t)x->max_message,
+                                   c->msg_len) == 0 &&
+                 c->msg.cap - c->msg_len >= MSG_TAIL_MIN))) {
+        dst = c->msg.data + c->msg_len;
+        cap = c->msg.cap - c->msg_len;
+        region = R_MSG;
+    } else {
+        pre = c->in_len - c->in_off;
+        if (pre)
+            memcpy(w->rbuf, c->in.data + c->in_off, pre);
+        c->in_off = c->in_len = 0;
+        dst = w->rbuf + pre;
+        cap = w->rbuf_cap - pre;
+        region = R_RBUF;
+    }
+
+    ssize_t n = recv(c->fd, dst, cap, 0);
+    if (n <= 0) {
+        if (n < 0 && errno == EINTR) {
+            if (pre)
+                keep_rest(c, w->rbuf, 0, pre, R_RBUF);
+            return true;
+        }
+        c->flags &= (uint16_t)~WSC__F_RD_PENDING;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (pre)
+                keep_rest(c, w->rbuf, 0, pre, R_RBUF);
+            return false;
+        }
+        /* EOF or a reset. Inline writes of this iteration still go out to a half-closed peer. */
+        c->flags |= WSC__F_EOF;
+        if (c->span_len)
+            wsc__conn_flush_span(c);
+        wsc__conn_finish(c);
+        return false;
+    }
+    /* A short read means the socket was drained: an edge-triggered poller reports the next
+       arrival, so no extra read is spent to see EAGAIN. */
+    if ((size_t)n < cap)
+        c->flags &= (uint16_t)~WSC__F_RD_PENDING;
+    if (region < 0)
+        return (c->flags & WSC__F_RD_PENDING) != 0;
+    if (region == R_MSG)
+        parse(c, dst, 0, (size_t)n, R_MSG);
+    else
+        parse(c, w->rbuf, 0, pre + (size_t)n, R_RBUF);
+    maybe_release(c);
+    wsc__conn_check_done(c);
+    return (c->flags & WSC__F_RD_PENDING) != 0;
+}
+
+void wsc__conn_on_readable(wsc_conn *c)
+{
+    c->flags |= WSC__F_RD_PENDING;
+    for (int i = 0; can_read(c); i++) {
+        if (i == READS_PER_WAKE) {
+            wsc__wctx_ready(c->w, c);
+            return;
+        }
+        bool again = c->state == WSC__ST_HS ? read_handshake(c) : read_once(c);
+        if (!again)
+            return;
+    }
+    if (c->w->stalled && (c->flags & WSC__F_RD_PENDING) && c->state <= WSC__ST_DRAIN)
+        wsc__wctx_ready(c->w, c);
+}
+
+/* After a pool callback: parse what waited in `in`, then read again if the socket had more. */
+static void resume(wsc_conn *c)
+{
+    if (c->in_len > c->in_off && parsing(c))
+        parse(c, c->in.data, c->in_off, c->in_len, R_IN);
+    maybe_release(c);
+    wsc__conn_check_done(c);
+    if (can_read(c))
+        wsc__conn_on_readable(c);
+}
+
+void wsc__conn_on_request(wsc_conn *c, uint32_t bits)
+{
+    if (bits & WSC__REQ_DONE) {
+        c->flags &= (uint16_t)~WSC__F_BUSY;
+        after_job(c);
+        if (c->state == WSC__ST_DONE)
+            return;
+        if (c->state == WSC__ST_DEAD) {
+            wsc__conn_finish(c); /* it ended while the callback ran: now close can follow */
+            return;
+        }
+        resume(c);
+    }
+    if (bits & WSC__REQ_CLOSE)
+        wsc__conn_sync_state(c);
+}
+
+bool wsc__conn_retry_stalled(wsc_conn *c)
+{
+    wsc__ctx *x = c->w->ctx;
+    if (!x->submit(x, c, false))
+        return false;
+    c->flags &= (uint16_t)~WSC__F_STALLED;
+    c->flags |= WSC__F_BUSY;
+    return true;
+}
+
+/* ---- running callbacks ---- */
+
+static void run_init(wsc_conn *c, const wsc__ctx *x)
+{
+    wsc_handshake *hs = c->hs;
+    int rc = x->h.init ? x->h.init(hs, c, x->app, &c->user) : 0;
+    size_t n = 0;
+    char *resp;
+
+    if (rc == 0) {
+        resp = wsc__hs_response_101(hs, &n);
+        if (!resp) {
+            rc = 500;
+        } else {
+            wsc__conn_send_raw(c, resp, n);
+            free(resp);
+            c->job_code = 0;
+            if (x->h.after_init && x->h.after_init(c, c->user, x->app) != 0)
+                wsc_conn_close(c, WSC_CLOSE_INTERNAL, NULL);
+            return;
+        }
+    }
+    if (rc == WSC_REJECT_SILENT) {
+        c->job_code = 1;
+        return;
+    }
+    int status = rc >= 400 && rc <= 599 ? rc : 400;
+    c->job_code = (uint16_t)status;
+    resp = wsc__hs_response_error(status, &n);
+    if (resp) {
+        wsc__conn_send_raw(c, resp, n);
+        free(resp);
+    }
+    /* Nothing else may follow the error response: shut the write side once it is out. */
+    wsc__lock_acquire(&c->lock);
+    atomic_store_explicit(&c->wstate, WSC__W_CLOSING, memory_order_release);
+    wsc__lock_release(&c->lock);
+}
+
+void wsc__conn_run_job(wsc_conn *c, wsc_arena *arena)
+{
+    const wsc__ctx *x = c->w->ctx;
+    int rc = 0;
+    switch (c->job) {
+    case WSC__JOB_INIT:
+        run_init(c, x);
+        break;
+    case WSC__JOB_MSG: {
+        wsc_msg m = {.type = (wsc_msg_type)c->job_code,
+                     .data = c->job_data,
+                     .len = c->job_len,
+                     .arena = arena};
+        rc = x->h.message(c, c->user, &m);
+        break;
+    }
+    case WSC__JOB_PING:
+        rc = x->h.client_ping(c, c->user, c->job_data, c->job_len);
+        break;
+    case WSC__JOB_PONG:
+        rc = x->h.client_pong(c, c->user, c->job_data, c->job_len);
+        break;
+    case WSC__JOB_CLOSE_FRAME: {
+        const uint8_t *reason = c->job_len > 2 ? c->job_data + 2 : NULL;
+        size_t rlen = c->job_len > 2 ? c->job_len - 2 : 0;
+        rc = x->h.client_close(c, c->user, c->job_code, reason, rlen);
+        break;
+    }
+    case WSC__JOB_CLOSE:
+        x->h.close(c, c->user);
+        break;
+    default:
+        break;
+    }
+    /* A callback that fails closes the connection, as an error from a websocket.zig handler does. */
+    if (rc != 0)
+        wsc_conn_close(c, WSC_CLOSE_INTERNAL, NULL);
+    wsc__arena_reset(arena);
+}

@@ -1,0 +1,394 @@
+/* The write side of a connection: frames from any thread, in order per thread, never blocking a
+ * worker loop.
+ *
+ * - On the connection's own worker (inline handlers, automatic pongs), a frame is appended to the
+ *   worker's output buffer (the connection's "span"), and every span is sent with one sendmsg per
+ *   connection at the end of the loop iteration: pipelined requests cost one write, and no lock is
+ *   taken per message.
+ * - From any other thread, the frame goes straight to the socket when nothing is queued (under the
+ *   connection's lock, so frames never interleave), and what the socket does not take is queued.
+ * - The queue is flushed by the worker when the socket becomes writable again (the edge that
+ *   follows EAGAIN). It is capped by max_buffered: a peer that stopped reading gets close 1008
+ *   instead of unbounded memory.
+ * In blocking mode sockets block: every write is direct and complete, nothing is queued. */
+#include "conn/conn.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "proto/close.h"
+#include "proto/frame.h"
+#include "proto/utf8.h"
+
+enum { IOV_MAX_LOCAL = 4 };
+
+static bool on_loop(const wsc_conn *c)
+{
+    return wsc__tl_wctx == c->w && !c->w->blocking;
+}
+
+/* Caller holds the lock. Once the close frame is out, the write side is shut: the peer sees our
+   FIN right after it, and nothing may follow a close frame anyway (section 5.5.1). */
+static void after_drain(wsc_conn *c)
+{
+    if (atomic_load_explicit(&c->wstate, memory_order_relaxed) != WSC__W_OPEN &&
+        !(c->wflags & WSC__WF_SHUT) && c->fd >= 0) {
+        shutdown(c->fd, SHUT_WR);
+        c->wflags |= WSC__WF_SHUT;
+    }
+}
+
+/* Writes as much of v[0..k) (total bytes) as the socket takes now (all of it when blocking).
+   Returns the bytes written; a hard error marks the socket broken. */
+static size_t send_iov(wsc_conn *c, struct iovec *v, int k, size_t total)
+{
+    size_t sent = 0;
+    if (c->fd < 0 || (c->wflags & WSC__WF_BROKEN))
+        return 0;
+    while (sent < total) {
+        struct msghdr mh = {.msg_iov = v, .msg_iovlen = (size_t)k};
+        ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                c->wflags |= WSC__WF_BROKEN;
+            return sent;
+        }
+        sent += (size_t)n;
+        if (sent == total || !c->w->blocking)
+            return sent; /* non-blocking: a short write means the socket buffer is full */
+        size_t skip = (size_t)n;
+        while (k > 0 && skip >= v[0].iov_len) {
+            skip -= v[0].iov_len;
+            v++;
+            k--;
+        }
+        if (k > 0) {
+            v[0].iov_base = (uint8_t *)v[0].iov_base + skip;
+            v[0].iov_len -= skip;
+        }
+    }
+    return sent;
+}
+
+/* Appends v[0..k) minus its first `skip` bytes to the queue. */
+static bool queue_append(wsc_conn *c, const struct iovec *v, int k, size_t total, size_t skip)
+{
+    size_t add = total - skip;
+    size_t queued = c->out_len - c->out_off;
+    if (add == 0)
+        return true;
+    if (queued + add > UINT32_MAX)
+        return false;
+    if (c->out_off && c->out.cap - c->out_len < add) {
+        memmove(c->out.data, c->out.data + c->out_off, queued);
+        c->out_off = 0;
+        c->out_len = (uint32_t)queued;
+    }
+    if (c->out_len + add > c->out.cap &&
+        wsc__buffers_grow(c->w->ctx->bufs, &c->out, c->out_len + add, c->out_len) != 0)
+        return false;
+    uint8_t *dst = c->out.data + c->out_len;
+    for (int i = 0; i < k; i++) {
+        size_t len = v[i].iov_len;
+        const uint8_t *src = v[i].iov_base;
+        if (skip >= len) {
+            skip -= len;
+            continue;
+        }
+        memcpy(dst, src + skip, len - skip);
+        dst += len - skip;
+        skip = 0;
+    }
+    c->out_len += (uint32_t)add;
+    return true;
+}
+
+int wsc__conn_out_locked(wsc_conn *c, bool with_span, const struct iovec *iov, int n, bool force,
+                         bool *overflow)
+{
+    struct iovec v[IOV_MAX_LOCAL];
+    int k = 0;
+    size_t total = 0, span = 0, sent = 0;
+    const wsc__ctx *x = c->w->ctx;
+
+    if (with_span && c->span_len) {
+        v[k].iov_base = c->w->obuf + c->span_off;
+        v[k++].iov_len = span = c->span_len;
+        c->span_len = 0;
+    }
+    for (int i = 0; i < n && k < IOV_MAX_LOCAL; i++)
+        if (iov[i].iov_len)
+            v[k++] = iov[i];
+    for (int i = 0; i < k; i++)
+        total += v[i].iov_len;
+    if (total == 0)
+        return 0;
+    if (c->wflags & WSC__WF_BROKEN)
+        return WSC_ECLOSED;
+
+    size_t queued = c->out_len - c->out_off;
+    if (queued == 0) {
+        struct iovec tmp[IOV_MAX_LOCAL];
+        memcpy(tmp, v, sizeof v[0] * (size_t)k);
+        sent = send_iov(c, tmp, k, total);
+        if (c->wflags & WSC__WF_BROKEN)
+            return WSC_ECLOSED;
+        if (sent == total) {
+            after_drain(c);
+            return 0;
+        }
+    } else if (!force && queued + total - span > x->max_buffered) {
+        /* A frame not started yet is refused rather than queued past the cap; the span's frames
+           were accepted earlier and keep their place. */
+        if (span && !queue_append(c, v, 1, span, 0))
+            c->wflags |= WSC__WF_BROKEN;
+        if (overflow)
+            *overflow = true;
+        return WSC_EFULL;
+    }
+    /* What the socket did not take keeps its order in the queue (a partly sent frame must be
+       completed before anything else). */
+    if (!queue_append(c, v, k, total, sent)) {
+        c->wflags |= WSC__WF_BROKEN; /* out of memory: the stream cannot stay consistent */
+        return WSC_ECLOSED;
+    }
+    if (!force && c->out_len - c->out_off > x->max_buffered) {
+        if (overflow)
+            *overflow = true;
+        return WSC_EFULL;
+    }
+    return 0;
+}
+
+size_t wsc__conn_queued(wsc_conn *c)
+{
+    wsc__lock_acquire(&c->lock);
+    size_t n = c->out_len - c->out_off;
+    wsc__lock_release(&c->lock);
+    return n;
+}
+
+size_t wsc_conn_buffered(const wsc_conn *c)
+{
+    return c ? wsc__conn_queued((wsc_conn *)c) : 0;
+}
+
+/* Caller holds the lock: the queue hit max_buffered. Close with 1008 (the frame queues behind the
+   rest and likely never leaves: the close timeout then drops the connection). */
+static void overflow_locked(wsc_conn *c)
+{
+    uint8_t f[4] = {0x88, 2, WSC_CLOSE_POLICY >> 8, WSC_CLOSE_POLICY & 0xff};
+    struct iovec v = {f, sizeof f};
+    if (atomic_load_explicit(&c->wstate, memory_order_relaxed) != WSC__W_OPEN)
+        return;
+    atomic_store_explicit(&c->wstate, WSC__W_CLOSING, memory_order_release);
+    wsc__conn_out_locked(c, false, &v, 1, true, NULL);
+}
+
+static void after_close(wsc_conn *c)
+{
+    if (wsc__tl_wctx == c->w)
+        wsc__conn_sync_state(c);
+    else
+        wsc__conn_request(c, WSC__REQ_CLOSE);
+}
+
+void wsc__conn_flush_span(wsc_conn *c)
+{
+    bool ovf = false;
+    if (!c->span_len)
+        return;
+    wsc__lock_acquire(&c->lock);
+    if (atomic_load_explicit(&c->wstate, memory_order_relaxed) == WSC__W_OPEN)
+        wsc__conn_out_locked(c, true, NULL, 0, false, &ovf);
+    else
+        c->span_len = 0; /* a close frame went out from another thread: nothing may follow it */
+    if (ovf)
+        overflow_locked(c);
+    wsc__lock_release(&c->lock);
+    if (ovf)
+        after_close(c);
+}
+
+void wsc__wctx_flush(wsc__wctx *w)
+{
+    /* Connections forgotten during this iteration are still allocated (freed after the flush),
+       and finished ones have no span. */
+    for (size_t i = 0; i < w->nflush; i++) {
+        wsc_conn *c = w->flush[i];
+        c->flags &= (uint16_t)~WSC__F_IN_FLUSH;
+        wsc__conn_flush_span(c);
+    }
+    w->nflush = 0;
+    w->obuf_len = 0;
+}
+
+static int span_append(wsc_conn *c, const uint8_t *hdr, size_t hl, const void *data, size_t len)
+{
+    wsc__wctx *w = c->w;
+    size_t n = hl + len;
+    /* A connection has one contiguous span: if others wrote since, send ours first. */
+    if (c->span_len && c->span_off + c->span_len != w->obuf_len)
+        wsc__conn_flush_span(c);
+    if (w->obuf_cap - w->obuf_len < n)
+        wsc__wctx_flush(w);
+    if (!c->span_len) {
+        if (!wsc__wctx_flush_list(w, c))
+            return WSC_ENOMEM;
+        c->span_off = (uint32_t)w->obuf_len;
+    }
+    uint8_t *dst = w->obuf + w->obuf_len;
+    if (hl)
+        memcpy(dst, hdr, hl);
+    if (len)
+        memcpy(dst + hl, data, len);
+    w->obuf_len += n;
+    c->span_len += (uint32_t)n;
+    return 0;
+}
+
+static int write_bytes(wsc_conn *c, const uint8_t *hdr, size_t hl, const void *data, size_t len)
+{
+    bool ovf = false, mine;
+    if (atomic_load_explicit(&c->wstate, memory_order_acquire) != WSC__W_OPEN)
+        return WSC_ECLOSED;
+    mine = on_loop(c);
+    if (mine && hl + len <= WSC__SPAN_FRAME_MAX && c->state != WSC__ST_HS)
+        return span_append(c, hdr, hl, data, len);
+    struct iovec iov[2] = {{(void *)hdr, hl}, {(void *)data, len}};
+    wsc__lock_acquire(&c->lock);
+    int rc = WSC_ECLOSED;
+    if (atomic_load_explicit(&c->wstate, memory_order_relaxed) == WSC__W_OPEN)
+        rc = wsc__conn_out_locked(c, mine, iov, 2, false, &ovf);
+    if (ovf)
+        overflow_locked(c);
+    wsc__lock_release(&c->lock);
+    if (ovf)
+        after_close(c);
+    return rc;
+}
+
+int wsc__conn_send_raw(wsc_conn *c, const void *data, size_t len)
+{
+    struct iovec v = {(void *)data, len};
+    wsc__lock_acquire(&c->lock);
+    int rc = WSC_ECLOSED;
+    if (atomic_load_explicit(&c->wstate, memory_order_relaxed) == WSC__W_OPEN)
+        rc = wsc__conn_out_locked(c, on_loop(c), &v, 1, true, NULL);
+    wsc__lock_release(&c->lock);
+    return rc;
+}
+
+void wsc__conn_shut_if_drained(wsc_conn *c)
+{
+    wsc__lock_acquire(&c->lock);
+    if (c->out_len == c->out_off)
+        after_drain(c);
+    wsc__lock_release(&c->lock);
+}
+
+void wsc__conn_on_writable(wsc_conn *c)
+{
+    wsc__lock_acquire(&c->lock);
+    size_t queued = c->out_len - c->out_off;
+    if (queued) {
+        struct iovec v = {c->out.data + c->out_off, queued};
+        size_t sent = send_iov(c, &v, 1, queued);
+        c->out_off += (uint32_t)sent;
+        if (c->out_off == c->out_len) {
+            /* Idle connections hold no queue memory. */
+            c->out_off = c->out_len = 0;
+            wsc__buffers_put(c->w->ctx->bufs, &c->out);
+            after_drain(c);
+        }
+    }
+    wsc__lock_release(&c->lock);
+    wsc__conn_check_done(c);
+}
+
+bool wsc__conn_send_close(wsc_conn *c, unsigned code, const char *reason, size_t reason_len)
+{
+    uint8_t f[2 + WSC__CONTROL_MAX];
+    size_t pl = wsc__close_payload_build(f + 2, code, reason, reason_len);
+    struct iovec v = {f, 2 + pl};
+    f[0] = 0x80 | WSC__OP_CLOSE;
+    f[1] = (uint8_t)pl;
+    wsc__lock_acquire(&c->lock);
+    if (atomic_load_explicit(&c->wstate, memory_order_relaxed) != WSC__W_OPEN) {
+        wsc__lock_release(&c->lock);
+        return false;
+    }
+    atomic_store_explicit(&c->wstate, WSC__W_CLOSING, memory_order_release);
+    /* Inline writes made before the close on this thread go out first. */
+    wsc__conn_out_locked(c, on_loop(c), &v, 1, true, NULL);
+    wsc__lock_release(&c->lock);
+    after_close(c);
+    return true;
+}
+
+/* ---- public ---- */
+
+int wsc_conn_write(wsc_conn *c, wsc_msg_type type, const void *data, size_t len)
+{
+    uint8_t hdr[WSC__FRAME_HEADER_MAX];
+    if (!c || (!data && len))
+        return WSC_EINVAL;
+    switch (type) {
+    case WSC_TEXT:
+    case WSC_BINARY:
+        break;
+    case WSC_PING:
+    case WSC_PONG:
+        if (len > WSC__CONTROL_MAX)
+            return WSC_EINVAL;
+        break;
+    default:
+        return WSC_EINVAL; /* close frames go through wsc_conn_close */
+    }
+    size_t hl = wsc__frame_header_build(hdr, (unsigned)type, true, false, len, NULL);
+    return write_bytes(c, hdr, hl, data, len);
+}
+
+int wsc_conn_write_text(wsc_conn *c, const char *data, size_t len)
+{
+    return wsc_conn_write(c, WSC_TEXT, data, len);
+}
+
+int wsc_conn_write_binary(wsc_conn *c, const void *data, size_t len)
+{
+    return wsc_conn_write(c, WSC_BINARY, data, len);
+}
+
+int wsc_conn_ping(wsc_conn *c, const void *data, size_t len)
+{
+    return wsc_conn_write(c, WSC_PING, data, len);
+}
+
+int wsc_conn_pong(wsc_conn *c, const void *data, size_t len)
+{
+    return wsc_conn_write(c, WSC_PONG, data, len);
+}
+
+int wsc_conn_write_framed(wsc_conn *c, const void *frame, size_t len)
+{
+    if (!c || !frame || len < 2)
+        return WSC_EINVAL;
+    return write_bytes(c, NULL, 0, frame, len);
+}
+
+int wsc_conn_close(wsc_conn *c, unsigned code, const char *reason)
+{
+    size_t rl = reason ? strlen(reason) : 0;
+    if (!c)
+        return WSC_EINVAL;
+    if (code == 0)
+        code = WSC_CLOSE_NORMAL;
+    if (!wsc__close_code_valid_on_wire(code) || rl > WSC_CLOSE_REASON_MAX ||
+        !wsc__utf8_valid((const uint8_t *)reason, rl))
+        return WSC_EINVAL;
+    wsc__conn_send_close(c, code, reason, rl);
+    return 0;
+}

@@ -1,0 +1,223 @@
+/* Handshake objects and the public wsc_handshake_* accessors. */
+#include "conn/hs.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static size_t align16(size_t n)
+{
+    return (n + 15) / 16 * 16;
+}
+
+wsc__hs_pool *wsc__hs_pool_new(size_t count, size_t max_size, size_t max_headers, size_t max_res)
+{
+    wsc__hs_pool *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->max_size = max_size;
+    p->max_headers = max_headers;
+    p->max_res = max_res;
+    /* One allocation per object: the struct, both header arrays, then the request buffer. */
+    p->obj_size = align16(sizeof(struct wsc_handshake)) +
+                  align16(max_headers * sizeof(wsc__hs_header)) +
+                  align16(max_res * sizeof(wsc__hs_header)) + max_size;
+    p->pool = wsc__pool_new(count, p->obj_size);
+    if (!p->pool) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void wsc__hs_pool_free(wsc__hs_pool *p)
+{
+    if (!p)
+        return;
+    wsc__pool_free(p->pool);
+    free(p);
+}
+
+wsc_handshake *wsc__hs_acquire(wsc__hs_pool *p)
+{
+    uint8_t *mem = wsc__pool_get(p->pool);
+    if (!mem && !(mem = malloc(p->obj_size)))
+        return NULL;
+    wsc_handshake *hs = (wsc_handshake *)mem;
+    memset(hs, 0, sizeof *hs);
+    mem += align16(sizeof *hs);
+    hs->headers = p->max_headers ? (wsc__hs_header *)mem : NULL;
+    mem += align16(p->max_headers * sizeof(wsc__hs_header));
+    hs->res = p->max_res ? (wsc__hs_header *)mem : NULL;
+    mem += align16(p->max_res * sizeof(wsc__hs_header));
+    hs->buf = (char *)mem;
+    hs->cap = p->max_size;
+    hs->max_res = p->max_res;
+    wsc__http_request_init(&hs->req, p->max_size, hs->headers, p->max_headers);
+    return hs;
+}
+
+void wsc__hs_release(wsc__hs_pool *p, wsc_handshake *hs)
+{
+    if (!hs)
+        return;
+    for (size_t i = 0; i < hs->nres; i++) {
+        free((char *)hs->res[i].name);
+        free((char *)hs->res[i].value);
+    }
+    if (wsc__pool_owns(p->pool, hs))
+        wsc__pool_put(p->pool, hs);
+    else
+        free(hs);
+}
+
+typedef int (*build_fn)(char *out, size_t cap, size_t *out_len, const void *arg);
+
+/* Builders report the size they need on ENOSPC: try a stack-sized guess, then exactly that. */
+static char *build(const wsc_handshake *hs, int status, size_t *len)
+{
+    size_t cap = 256, need = 0;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        char *out = malloc(cap);
+        if (!out)
+            return NULL;
+        int rc = status ? wsc__http_response_error(out, cap, &need, status, NULL, NULL, 0)
+                        : wsc__http_response_101(out, cap, &need, hs->req.key, hs->req.key_len,
+                                                 hs->res, hs->nres);
+        if (rc == 0) {
+            *len = need;
+            return out;
+        }
+        free(out);
+        if (rc != WSC__HS_ENOSPC || need <= cap)
+            return NULL;
+        cap = need;
+    }
+    return NULL;
+}
+
+char *wsc__hs_response_101(const wsc_handshake *hs, size_t *len)
+{
+    return build(hs, 0, len);
+}
+
+char *wsc__hs_response_error(int status, size_t *len)
+{
+    return build(NULL, status, len);
+}
+
+/* ---- public accessors (valid during init only) ---- */
+
+static wsc_str str(const char *p, size_t n)
+{
+    return (wsc_str){p, p ? n : 0};
+}
+
+wsc_str wsc_handshake_method(const wsc_handshake *hs)
+{
+    return str(hs->req.method, hs->req.method_len);
+}
+
+wsc_str wsc_handshake_url(const wsc_handshake *hs)
+{
+    return str(hs->req.url, hs->req.url_len);
+}
+
+wsc_str wsc_handshake_path(const wsc_handshake *hs)
+{
+    return str(hs->req.path, hs->req.path_len);
+}
+
+wsc_str wsc_handshake_query(const wsc_handshake *hs)
+{
+    return str(hs->req.query, hs->req.query_len);
+}
+
+wsc_str wsc_handshake_raw(const wsc_handshake *hs)
+{
+    return str(hs->req.raw, hs->req.len);
+}
+
+int wsc_handshake_query_param(const wsc_handshake *hs, const char *name, char *buf, size_t cap)
+{
+    size_t n = 0;
+    if (!hs || !name || (!buf && cap))
+        return WSC_EINVAL;
+    if (!hs->req.query)
+        return WSC_EINVAL;
+    int rc = wsc__query_get(hs->req.query, hs->req.query_len, name, buf, cap, &n);
+    if (rc == 1)
+        return n > INT32_MAX ? WSC_EFULL : (int)n;
+    if (rc == WSC__HS_ENOSPC)
+        return WSC_EFULL;
+    return WSC_EINVAL;
+}
+
+wsc_str wsc_handshake_header(const wsc_handshake *hs, const char *name)
+{
+    const wsc__http_request *r = &hs->req;
+    size_t n = 0;
+
+    if (!name)
+        return str(NULL, 0);
+    /* These the parser always keeps, whatever max_headers says. */
+    if (strcasecmp(name, "origin") == 0)
+        return str(r->origin, r->origin_len);
+    if (strcasecmp(name, "sec-websocket-protocol") == 0)
+        return str(r->protocol, r->protocol_len);
+    if (strcasecmp(name, "sec-websocket-extensions") == 0)
+        return str(r->extensions, r->extensions_len);
+    if (strcasecmp(name, "host") == 0)
+        return str(r->host, r->host_len);
+    const char *v = wsc__http_request_header(r, name, &n);
+    return str(v, n);
+}
+
+bool wsc_handshake_header_next(const wsc_handshake *hs, size_t *iter, wsc_str *name,
+                               wsc_str *value)
+{
+    const wsc__hs_header *h = wsc__http_request_header_at(&hs->req, *iter);
+    if (!h)
+        return false;
+    (*iter)++;
+    if (name)
+        *name = str(h->name, h->name_len);
+    if (value)
+        *value = str(h->value, h->value_len);
+    return true;
+}
+
+const struct sockaddr *wsc_handshake_address(const wsc_handshake *hs, socklen_t *len)
+{
+    if (len)
+        *len = hs->addr_len;
+    return (const struct sockaddr *)&hs->addr;
+}
+
+static bool clean(const char *s)
+{
+    for (; *s; s++)
+        if (*s == '\r' || *s == '\n')
+            return false;
+    return true;
+}
+
+int wsc_handshake_add_response_header(wsc_handshake *hs, const char *name, const char *value)
+{
+    if (!hs || !name || !value || !*name || !clean(name) || !clean(value) || strchr(name, ':'))
+        return WSC_EINVAL;
+    for (const char *p = name; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == 0x7f)
+            return WSC_EINVAL;
+    if (hs->nres >= hs->max_res)
+        return WSC_EFULL;
+    char *n = strdup(name), *v = strdup(value);
+    if (!n || !v) {
+        free(n);
+        free(v);
+        return WSC_ENOMEM;
+    }
+    hs->res[hs->nres++] = (wsc__hs_header){n, strlen(n), v, strlen(v)};
+    return 0;
+}

@@ -1,0 +1,44 @@
+/* The server side of one upgrade request: the public wsc_handshake object (request bytes, parsed
+ * fields, peer address, extra response headers). Objects are pooled (handshake.count of them, the
+ * seed's handshake pool) and allocated beyond that; a connection holds one only until init returns. */
+#ifndef WSC_CONN_HS_H
+#define WSC_CONN_HS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "mem/pool.h"
+#include "proto/handshake.h"
+#include "wsc.h"
+
+struct wsc_handshake {
+    wsc__http_request req;
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    size_t len, cap;       /* request bytes received / buffer size (handshake.max_size) */
+    char *buf;             /* the request as received */
+    wsc__hs_header *headers; /* handshake.max_headers entries kept for lookup */
+    wsc__hs_header *res;   /* extra response headers (copies) */
+    size_t nres, max_res;
+};
+
+typedef struct wsc__hs_pool {
+    wsc__pool *pool;
+    size_t obj_size, max_size, max_headers, max_res;
+} wsc__hs_pool;
+
+/* Returns NULL when out of memory. Thread-safety: any thread. */
+wsc__hs_pool *wsc__hs_pool_new(size_t count, size_t max_size, size_t max_headers, size_t max_res);
+void wsc__hs_pool_free(wsc__hs_pool *p);
+/* A ready-to-parse handshake object, or NULL when out of memory. Thread-safety: any thread. */
+wsc_handshake *wsc__hs_acquire(wsc__hs_pool *p);
+void wsc__hs_release(wsc__hs_pool *p, wsc_handshake *hs);
+
+/* Builds the answer to an accepted request: 101 with the extra headers init added. Returns a heap
+ * buffer (*len bytes) or NULL. */
+char *wsc__hs_response_101(const wsc_handshake *hs, size_t *len);
+/* Builds an error response for status (400..599). Returns a heap buffer or NULL. */
+char *wsc__hs_response_error(int status, size_t *len);
+
+#endif

@@ -1,0 +1,134 @@
+/* Handler pool: one mutex and condition variable around an intrusive FIFO. The mutex is held only to
+ * link or unlink a connection; callbacks run outside it. */
+#include "server/handler_pool.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "util/log.h"
+
+struct wsc__hpool {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    wsc_conn *head, *tail;
+    size_t queued; /* jobs that count against the backlog (all but close callbacks) */
+    size_t backlog;
+    bool full;     /* a submit was refused since room last freed up */
+    bool quit;
+    unsigned nthreads, started;
+    size_t arena_size;
+    void (*unstall)(void *);
+    void *arg;
+    pthread_t *threads;
+};
+
+wsc__hpool *wsc__hpool_new(unsigned threads, size_t backlog, size_t arena_size,
+                           void (*unstall)(void *), void *arg)
+{
+    wsc__hpool *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->threads = calloc(threads ? threads : 1, sizeof *p->threads);
+    if (!p->threads) {
+        free(p);
+        return NULL;
+    }
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    p->nthreads = threads;
+    p->backlog = backlog;
+    p->arena_size = arena_size;
+    p->unstall = unstall;
+    p->arg = arg;
+    return p;
+}
+
+bool wsc__hpool_submit(wsc__ctx *ctx, wsc_conn *c, bool force)
+{
+    wsc__hpool *p = ctx->pool;
+    pthread_mutex_lock(&p->mu);
+    if (!force && p->queued >= p->backlog) {
+        p->full = true;
+        pthread_mutex_unlock(&p->mu);
+        return false;
+    }
+    if (!force)
+        p->queued++;
+    c->job_next = NULL;
+    if (p->tail)
+        p->tail->job_next = c;
+    else
+        p->head = c;
+    p->tail = c;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    return true;
+}
+
+static void *run(void *arg)
+{
+    wsc__hpool *p = arg;
+    wsc_arena arena;
+    wsc__arena_init(&arena, p->arena_size);
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        while (!p->head && !p->quit)
+            pthread_cond_wait(&p->cv, &p->mu);
+        wsc_conn *c = p->head;
+        if (!c) {
+            pthread_mutex_unlock(&p->mu);
+            break;
+        }
+        p->head = c->job_next;
+        if (!p->head)
+            p->tail = NULL;
+        bool unstall = false;
+        if (c->job != WSC__JOB_CLOSE) {
+            p->queued--;
+            if (p->full && p->queued < p->backlog) {
+                p->full = false;
+                unstall = true;
+            }
+        }
+        pthread_mutex_unlock(&p->mu);
+        if (unstall && p->unstall)
+            p->unstall(p->arg);
+        wsc__conn_run_job(c, &arena);
+        /* Publishes the callback's effects to the connection's worker (release in the inbox). */
+        wsc__conn_request(c, WSC__REQ_DONE);
+    }
+    wsc__arena_destroy(&arena);
+    return NULL;
+}
+
+int wsc__hpool_start(wsc__hpool *p)
+{
+    for (; p->started < p->nthreads; p->started++) {
+        if (pthread_create(&p->threads[p->started], NULL, run, p) != 0) {
+            WSC__LOG(WSC_LOG_ERROR, "cannot start handler thread %u", p->started);
+            return WSC_EIO;
+        }
+    }
+    return 0;
+}
+
+void wsc__hpool_stop(wsc__hpool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->quit = true;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    for (unsigned i = 0; i < p->started; i++)
+        pthread_join(p->threads[i], NULL);
+    p->started = 0;
+}
+
+void wsc__hpool_free(wsc__hpool *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    free(p->threads);
+    free(p);
+}

@@ -1,0 +1,236 @@
+/* wsc_server: creation (config, listener, pools), listen in the calling or a new thread, stop. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conn/conn.h"
+#include "conn/hs.h"
+#include "io/listener.h"
+#include "io/poller.h"
+#include "server/blocking.h"
+#include "server/config.h"
+#include "server/handler_pool.h"
+#include "server/server.h"
+#include "server/worker.h"
+#include "util/err.h"
+#include "util/log.h"
+
+/* Each worker's receive buffer: big enough that a burst of pipelined messages, or a 64 KiB
+   message, comes in with one read. */
+enum { RBUF_SIZE = 128 * 1024 };
+
+wsc_server *wsc_server_new(const wsc_handler *handler, const wsc_server_config *cfg, wsc_err *err)
+{
+    wsc_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        wsc__err(err, WSC_ENOMEM, NULL);
+        return NULL;
+    }
+    s->listen_fd = s->stop_fd = -1;
+    atomic_init(&s->stop, false);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    if (wsc__config_resolve(handler, cfg, &s->cfg, err) != 0)
+        goto fail;
+    const wsc__srv_config *c = &s->cfg;
+    int rc = c->unix_path ? wsc__listen_unix(c->unix_path, &s->listen_fd, err)
+                          : wsc__listen_tcp(c->address, c->port, &s->listen_fd, &s->port, err);
+    if (rc != 0)
+        goto fail;
+    s->stop_fd = wsc__wakefd_open();
+    if (s->stop_fd < 0) {
+        wsc__err_sys(err, WSC_EIO, -s->stop_fd, "eventfd");
+        goto fail;
+    }
+    s->bufs = wsc__buffers_new(c->small_pool, c->small_size, c->large_pool, c->large_size);
+    s->hs_pool = wsc__hs_pool_new(c->hs_count, c->hs_max_size, c->hs_max_headers, c->hs_max_res);
+    if (!s->bufs || !s->hs_pool) {
+        wsc__err(err, WSC_ENOMEM, "cannot allocate the buffer pools");
+        goto fail;
+    }
+    wsc__ctx *x = &s->ctx;
+    x->h = *handler;
+    x->bufs = s->bufs;
+    x->hs_pool = s->hs_pool;
+    x->max_message = c->max_message;
+    x->max_buffered = c->max_buffered;
+    x->reader_flags = c->utf8 ? WSC__READER_UTF8 : 0;
+    x->hs_timeout = c->hs_timeout;
+    x->keep_small = c->small_pool == 0;
+    return s;
+fail:
+    wsc_server_free(s);
+    return NULL;
+}
+
+static void unstall_all(void *arg)
+{
+    wsc_server *s = arg;
+    for (unsigned i = 0; i < s->nworkers; i++)
+        wsc__worker_kick(&s->workers[i]);
+}
+
+void wsc__server_mark_running(wsc_server *s, int state)
+{
+    pthread_mutex_lock(&s->mu);
+    s->running = state;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static int listen_epoll(wsc_server *s)
+{
+    const wsc__srv_config *c = &s->cfg;
+    int rc = 0;
+
+    if (c->threads) {
+        s->pool = wsc__hpool_new(c->threads, c->backlog, c->arena_size, unstall_all, s);
+        if (!s->pool)
+            return WSC_ENOMEM;
+        s->ctx.pool = s->pool;
+        s->ctx.submit = wsc__hpool_submit;
+    }
+    s->workers = calloc(c->workers, sizeof *s->workers);
+    if (!s->workers)
+        return WSC_ENOMEM;
+    size_t rbuf = c->small_size > RBUF_SIZE ? c->small_size : RBUF_SIZE;
+    for (; s->nworkers < c->workers; s->nworkers++) {
+        rc = wsc__worker_init(&s->workers[s->nworkers], &s->ctx, s->listen_fd, s->stop_fd,
+                              c->max_conn, rbuf, c->arena_size);
+        if (rc != 0)
+            goto out;
+    }
+    if (s->pool && (rc = wsc__hpool_start(s->pool)) != 0)
+        goto out;
+    unsigned started = 1;
+    for (; started < s->nworkers; started++) {
+        if (pthread_create(&s->workers[started].thread, NULL, wsc__worker_main,
+                           &s->workers[started]) != 0) {
+            rc = WSC_EIO;
+            /* Stop the ones already running: they see the stop descriptor. */
+            atomic_store(&s->stop, true);
+            wsc__wakefd_signal(s->stop_fd);
+            break;
+        }
+    }
+    wsc__server_mark_running(s, 1);
+    /* Worker 0 is the calling thread. */
+    wsc__worker_main(&s->workers[0]);
+    for (unsigned i = 1; i < started; i++)
+        pthread_join(s->workers[i].thread, NULL);
+out:
+    /* Every connection is gone; the pool's last wake-ups were sent before its threads ended. */
+    if (s->pool)
+        wsc__hpool_stop(s->pool);
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        wsc__wctx_inbox(&s->workers[i].w);
+        wsc__wctx_bury(&s->workers[i].w);
+        wsc__worker_destroy(&s->workers[i]);
+    }
+    free(s->workers);
+    s->workers = NULL;
+    s->nworkers = 0;
+    wsc__hpool_free(s->pool);
+    s->pool = NULL;
+    s->ctx.pool = NULL;
+    s->ctx.submit = NULL;
+    return rc;
+}
+
+int wsc_server_listen(wsc_server *s, void *app)
+{
+    if (!s)
+        return WSC_EINVAL;
+    pthread_mutex_lock(&s->mu);
+    if (s->started) {
+        pthread_mutex_unlock(&s->mu);
+        return WSC_ESTATE;
+    }
+    s->started = true;
+    pthread_mutex_unlock(&s->mu);
+    s->ctx.app = app;
+    int rc = s->cfg.blocking ? wsc__listen_blocking(s) : listen_epoll(s);
+    wsc__server_mark_running(s, rc == 0 ? 2 : -1);
+    return rc;
+}
+
+struct listen_arg {
+    wsc_server *s;
+    void *app;
+};
+
+static void *listen_main(void *p)
+{
+    struct listen_arg a = *(struct listen_arg *)p;
+    free(p);
+    wsc_server_listen(a.s, a.app);
+    return NULL;
+}
+
+int wsc_server_listen_thread(wsc_server *s, void *app, pthread_t *thread)
+{
+    if (!s || !thread)
+        return WSC_EINVAL;
+    struct listen_arg *a = malloc(sizeof *a);
+    if (!a)
+        return WSC_ENOMEM;
+    a->s = s;
+    a->app = app;
+    if (pthread_create(thread, NULL, listen_main, a) != 0) {
+        free(a);
+        return WSC_EIO;
+    }
+    /* The socket has listened since wsc_server_new; wait until the workers serve it too. */
+    pthread_mutex_lock(&s->mu);
+    while (s->running == 0)
+        pthread_cond_wait(&s->cv, &s->mu);
+    int rc = s->running < 0 ? WSC_EIO : 0;
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+void wsc_server_stop(wsc_server *s)
+{
+    /* Async-signal-safe: a lock-free atomic store and one write(2). */
+    if (!s)
+        return;
+    atomic_store(&s->stop, true);
+    wsc__wakefd_signal(s->stop_fd);
+}
+
+void wsc_server_free(wsc_server *s)
+{
+    if (!s)
+        return;
+    if (s->listen_fd >= 0) {
+        close(s->listen_fd);
+        if (s->cfg.unix_path)
+            unlink(s->cfg.unix_path);
+    }
+    if (s->stop_fd >= 0)
+        close(s->stop_fd);
+    wsc__hs_pool_free(s->hs_pool);
+    wsc__buffers_free(s->bufs);
+    wsc__config_free(&s->cfg);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    free(s);
+}
+
+int wsc_server_port(const wsc_server *s)
+{
+    return s ? s->port : 0;
+}
+
+bool wsc_server_blocking(const wsc_server *s)
+{
+    return s && s->cfg.blocking;
+}
+
+bool wsc_blocking_mode(void)
+{
+    return false; /* Linux has epoll: the blocking mode is chosen per server (cfg.blocking) */
+}

@@ -1,0 +1,247 @@
+/* The worker loop. One iteration, in this order:
+ *   1. wait for events (no timeout while nothing has a deadline and nothing is deferred);
+ *   2. per connection: writable first (frees queue space), then readable: every read's frames are
+ *      processed at once, inline callbacks run right there;
+ *   3. the inbox: pool callbacks that returned (their connection is parsed and read again), closes
+ *      requested from other threads, and retries of jobs the full backlog refused;
+ *   4. connections whose reads were deferred (fairness cap, back pressure);
+ *   5. the timer sweep, at most once per second;
+ *   6. one flush per connection for everything written inline in this iteration;
+ *   7. the graveyard: memory of connections forgotten in this iteration (events of the batch may
+ *      still have pointed at them).
+ */
+#include "server/worker.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conn/hs.h"
+#include "io/listener.h"
+#include "util/log.h"
+
+enum {
+    ACCEPTS_PER_WAKE = 64,
+    OBUF_SIZE = 65536,
+};
+
+static char tag_listen, tag_stop, tag_wake;
+
+static uint32_t coarse_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint32_t)ts.tv_sec;
+}
+
+int wsc__worker_init(wsc__worker *wk, wsc__ctx *ctx, int listen_fd, int stop_fd, size_t max_conn,
+                     size_t rbuf_size, size_t arena_size)
+{
+    memset(wk, 0, sizeof *wk);
+    wk->poller.fd = -1;
+    wk->listen_fd = listen_fd;
+    wk->stop_fd = stop_fd;
+    wk->max_conn = max_conn;
+    if (wsc__wctx_init(&wk->w, ctx, false, rbuf_size, OBUF_SIZE, arena_size) != 0)
+        return WSC_ENOMEM;
+    int fd = wsc__wakefd_open();
+    if (fd < 0 || wsc__poller_open(&wk->poller) != 0) {
+        if (fd >= 0)
+            close(fd);
+        wsc__wctx_destroy(&wk->w);
+        return WSC_EIO;
+    }
+    wk->w.wake_fd = fd;
+    wk->w.poll_fd = wk->poller.fd;
+    if (wsc__poller_add_level(&wk->poller, fd, &tag_wake, false) != 0 ||
+        wsc__poller_add_level(&wk->poller, stop_fd, &tag_stop, false) != 0 ||
+        wsc__poller_add_level(&wk->poller, listen_fd, &tag_listen, true) != 0) {
+        wsc__worker_destroy(wk);
+        return WSC_EIO;
+    }
+    wk->listening = true;
+    return 0;
+}
+
+void wsc__worker_destroy(wsc__worker *wk)
+{
+    wsc__poller_close(&wk->poller);
+    if (wk->w.wake_fd >= 0)
+        close(wk->w.wake_fd);
+    wk->w.wake_fd = -1;
+    wsc__wctx_destroy(&wk->w);
+}
+
+void wsc__worker_kick(wsc__worker *wk)
+{
+    wsc__wakefd_signal(wk->w.wake_fd);
+}
+
+static void accept_some(wsc__worker *wk)
+{
+    wsc__wctx *w = &wk->w;
+    const wsc__ctx *x = w->ctx;
+    for (int i = 0; i < ACCEPTS_PER_WAKE; i++) {
+        struct sockaddr_storage ss;
+        socklen_t len;
+        int fd = wsc__accept(wk->listen_fd, true, &ss, &len);
+        if (fd < 0) {
+            if (fd != -EAGAIN && fd != -EWOULDBLOCK && fd != -EINTR && fd != -ECONNABORTED)
+                WSC__LOG(WSC_LOG_WARN, "accept: %s", strerror(-fd));
+            return;
+        }
+        /* Over max_conn: accepted and closed at once, so the client learns right away instead of
+           waiting in the kernel's backlog. */
+        if (w->nconns >= wk->max_conn) {
+            close(fd);
+            continue;
+        }
+        wsc_conn *c = wsc__conn_new(w, fd, true);
+        wsc_handshake *hs = c ? wsc__hs_acquire(x->hs_pool) : NULL;
+        if (!hs || !wsc__wctx_add(w, c)) {
+            if (hs)
+                wsc__hs_release(x->hs_pool, hs);
+            if (c)
+                wsc__conn_free(c);
+            else
+                close(fd);
+            continue;
+        }
+        memcpy(&hs->addr, &ss, len < sizeof ss ? len : sizeof ss);
+        hs->addr_len = len;
+        c->hs = hs;
+        wsc__conn_set_deadline(c, x->hs_timeout);
+        if (wsc__poller_add_conn(&wk->poller, fd, c) != 0) {
+            wsc__conn_finish(c);
+            continue;
+        }
+        /* The request is usually in already: read now rather than after another epoll round. */
+        wsc__conn_on_readable(c);
+    }
+}
+
+static void begin_stop(wsc__worker *wk)
+{
+    wsc__wctx *w = &wk->w;
+    w->stopping = true;
+    /* The stop descriptor stays readable (level-triggered): stop watching it, and the listener. */
+    wsc__poller_del(&wk->poller, wk->stop_fd);
+    if (wk->listening) {
+        wsc__poller_del(&wk->poller, wk->listen_fd);
+        wk->listening = false;
+    }
+    /* Backwards: a connection finished here leaves the table by swapping with the last entry. */
+    for (size_t i = w->nconns; i-- > 0;)
+        if (i < w->nconns)
+            wsc__conn_shutdown(w->conns[i], WSC_CLOSE_GOING_AWAY);
+}
+
+static void retry_stalled(wsc__wctx *w)
+{
+    size_t i = 0;
+    while (i < w->nstall && wsc__conn_retry_stalled(w->stall[i]))
+        i++;
+    if (i) {
+        memmove(w->stall, w->stall + i, (w->nstall - i) * sizeof *w->stall);
+        w->nstall -= i;
+    }
+    w->stalled = w->nstall > 0;
+}
+
+static void run_ready(wsc__wctx *w)
+{
+    if (!w->nready || w->stalled)
+        return;
+    /* Take the list: connections deferred again while serving it go to a fresh one. */
+    wsc_conn **list = w->ready;
+    size_t n = w->nready;
+    w->ready = NULL;
+    w->nready = w->ready_cap = 0;
+    for (size_t i = 0; i < n; i++)
+        list[i]->flags &= (uint16_t)~WSC__F_IN_READY;
+    for (size_t i = 0; i < n; i++) {
+        wsc_conn *c = list[i];
+        if (c->state < WSC__ST_DEAD && (c->flags & WSC__F_RD_PENDING))
+            wsc__conn_on_readable(c);
+    }
+    if (!w->ready) {
+        w->ready = list; /* keep the allocation */
+        w->ready_cap = n;
+    } else {
+        free(list);
+    }
+}
+
+static void sweep(wsc__wctx *w)
+{
+    for (size_t i = w->nconns; i-- > 0;) {
+        if (i >= w->nconns)
+            continue;
+        wsc_conn *c = w->conns[i];
+        if (c->deadline && c->deadline <= w->now)
+            wsc__conn_timeout(c);
+    }
+}
+
+void *wsc__worker_main(void *arg)
+{
+    wsc__worker *wk = arg;
+    wsc__wctx *w = &wk->w;
+    wsc__pevent ev[WSC__POLLER_BATCH];
+    uint32_t last_sweep = 0;
+
+    wsc__tl_wctx = w;
+    w->now = coarse_now();
+    for (;;) {
+        int timeout = -1;
+        if (w->nready && !w->stalled)
+            timeout = 0;
+        else if (w->ndeadlines || w->stopping)
+            timeout = 1000;
+        int n = wsc__poller_wait(&wk->poller, ev, WSC__POLLER_BATCH, timeout);
+        w->now = coarse_now();
+        bool inbox = false;
+        for (int i = 0; i < n; i++) {
+            void *p = ev[i].ptr;
+            if (p == &tag_listen) {
+                if (!w->stopping)
+                    accept_some(wk);
+            } else if (p == &tag_stop) {
+                if (!w->stopping)
+                    begin_stop(wk);
+            } else if (p == &tag_wake) {
+                inbox = true;
+            } else {
+                wsc_conn *c = p;
+                if (c->state >= WSC__ST_DEAD)
+                    continue;
+                if (ev[i].events & WSC__EV_OUT)
+                    wsc__conn_on_writable(c);
+                if ((ev[i].events & WSC__EV_IN) && c->state < WSC__ST_DEAD)
+                    wsc__conn_on_readable(c);
+            }
+        }
+        if (inbox) {
+            wsc__wctx_inbox(w);
+            if (w->nstall)
+                retry_stalled(w);
+        }
+        run_ready(w);
+        if (w->now != last_sweep && w->ndeadlines) {
+            last_sweep = w->now;
+            sweep(w);
+        }
+        wsc__wctx_flush(w);
+        wsc__wctx_bury(w);
+        if (w->stopping && w->nconns == 0)
+            break;
+    }
+    /* Pool callbacks of this worker have all returned (nconns counts connections until their
+       close callback is done); their last inbox entries may remain. */
+    wsc__wctx_inbox(w);
+    wsc__wctx_bury(w);
+    wsc__tl_wctx = NULL;
+    return NULL;
+}

@@ -1,0 +1,33 @@
+/* One epoll worker: accepts on the shared listener, owns its connections (up to max_conn), reads,
+ * parses and dispatches, flushes writes once per iteration, and sweeps timeouts once a second. */
+#ifndef WSC_SERVER_WORKER_H
+#define WSC_SERVER_WORKER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "conn/conn.h"
+#include "io/poller.h"
+
+typedef struct wsc__worker {
+    wsc__wctx w; /* first: the connection code sees only this part */
+    wsc__poller poller;
+    pthread_t thread;
+    int listen_fd;
+    int stop_fd;
+    size_t max_conn;
+    bool listening;
+} wsc__worker;
+
+/* Prepares a worker on listen_fd; stop_fd becomes readable when the server stops. Returns 0 or a
+ * WSC_E* code. */
+int wsc__worker_init(wsc__worker *wk, wsc__ctx *ctx, int listen_fd, int stop_fd, size_t max_conn,
+                     size_t rbuf_size, size_t arena_size);
+/* Runs the loop until the server stops and every connection is gone. Thread entry point. */
+void *wsc__worker_main(void *arg);
+/* Wakes the worker (any thread): it retries stalled jobs. */
+void wsc__worker_kick(wsc__worker *wk);
+void wsc__worker_destroy(wsc__worker *wk);
+
+#endif
