@@ -100,7 +100,8 @@ static int usage(const char *msg)
 {
     if (msg)
         fprintf(stderr, "echo_client: %s\n", msg);
-    fprintf(stderr, "usage: echo_client [--no-verify] [--ca FILE] ws://host[:port]/path | wss://...\n");
+    fprintf(stderr,
+            "usage: echo_client [--no-verify] [--ca FILE] ws://host[:port]/path | wss://...\n");
     return 2;
 }
 
@@ -171,7 +172,8 @@ int main(int argc, char **argv)
         status = 1;
     }
     if (rc) {
-        fprintf(stderr, "echo_client: the close handshake did not complete: %s\n", wsc_strerror(rc));
+        fprintf(stderr, "echo_client: the close handshake did not complete: %s\n",
+                wsc_strerror(rc));
         status = 1;
     }
     wsc_client_free(c);

@@ -1,6 +1,7 @@
 /* The buffer provider: one pool of message buffers shared by many clients (the seed's
- * bufferProvider). Clients take a buffer only for a message that outgrows their own read buffer, and
- * fall back to the heap when the message is bigger than the pooled buffers or the pool is drained. */
+ * bufferProvider). Clients take a buffer only for a message that outgrows their own read buffer,
+ * and fall back to the heap when the message is bigger than the pooled buffers or the pool is
+ * drained. */
 #include <stdlib.h>
 
 #include "client/client.h"

@@ -1,4 +1,5 @@
-/* Client life cycle: configuration, connecting (TCP, then TLS), the upgrade handshake, URLs, free. */
+/* Client life cycle: configuration, connecting (TCP, then TLS), the upgrade handshake, URLs, free.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,7 +83,8 @@ WSC_API wsc_client *wsc_client_new(const wsc_client_config *cfg, wsc_err *err)
        before the payload is read (section 10.4). */
     wsc__reader_init(&c->reader, WSC__ROLE_CLIENT, c->max_size, WSC__READER_UTF8);
 
-    unsigned tmo = cfg->connect_timeout_ms ? cfg->connect_timeout_ms : WSC__CLIENT_CONNECT_TIMEOUT_MS;
+    unsigned tmo =
+        cfg->connect_timeout_ms ? cfg->connect_timeout_ms : WSC__CLIENT_CONNECT_TIMEOUT_MS;
     int64_t deadline = wsc__clock_ms() + tmo;
     int fd;
     if (wsc__tcp_connect(c->host, c->port, deadline, &fd, err) != 0) {
@@ -137,9 +139,10 @@ static int check_negotiation(const char *req, size_t req_len, const wsc__http_re
                              wsc_err *err)
 {
     if (r->extensions)
-        return wsc__err(err, WSC_EHANDSHAKE, "handshake: the server accepted extension \"%.*s\" that "
-                        "was not offered", (int)(r->extensions_len > 60 ? 60 : r->extensions_len),
-                        r->extensions);
+        return wsc__err(err, WSC_EHANDSHAKE,
+                        "handshake: the server accepted extension \"%.*s\" that "
+                        "was not offered",
+                        (int)(r->extensions_len > 60 ? 60 : r->extensions_len), r->extensions);
     if (!r->protocol)
         return 0;
     char tok[128];
@@ -153,8 +156,10 @@ static int check_negotiation(const char *req, size_t req_len, const wsc__http_re
     while (wsc__hs_header_next(req, req_len, "sec-websocket-protocol", &pos, &v, &vlen))
         if (wsc__hs_token_list_has(v, vlen, tok))
             return 0;
-    return wsc__err(err, WSC_EHANDSHAKE, "handshake: the server chose subprotocol \"%s\" that was "
-                    "not offered", tok);
+    return wsc__err(err, WSC_EHANDSHAKE,
+                    "handshake: the server chose subprotocol \"%s\" that was "
+                    "not offered",
+                    tok);
 }
 
 static int handshake(wsc_client *c, const char *path, const wsc_handshake_opts *opts, wsc_err *err)
@@ -216,7 +221,8 @@ static int handshake(wsc_client *c, const char *path, const wsc_handshake_opts *
         }
         if (c->rend == c->rcap) {
             free(req);
-            return wsc__err(err, WSC_EHANDSHAKE, "handshake: response headers over %zu bytes", c->rcap);
+            return wsc__err(err, WSC_EHANDSHAKE, "handshake: response headers over %zu bytes",
+                            c->rcap);
         }
         rc = wsc__client_fill(c, deadline);
         if (rc) {

@@ -1,12 +1,12 @@
 /* The client's internal state, shared by the files of src/client/.
  *
- * Threads. One thread at a time reads (wsc_client_read, a read loop, or wsc_client_close draining the
- * close handshake): it alone touches the reader, the read buffer and the message being assembled; the
- * "reader role" is claimed under mu. Any thread may write: wmu serialises whole frames, so frames from
- * different threads never interleave. mu guards the connection state and is only held for short
- * moments, never across I/O, so a writer blocked on a full socket never stops the reader (which is what
- * would deadlock against a peer that stops reading while its own writes are blocked). Lock order:
- * wmu before mu; the TLS transport's own lock is innermost. */
+ * Threads. One thread at a time reads (wsc_client_read, a read loop, or wsc_client_close draining
+ * the close handshake): it alone touches the reader, the read buffer and the message being
+ * assembled; the "reader role" is claimed under mu. Any thread may write: wmu serialises whole
+ * frames, so frames from different threads never interleave. mu guards the connection state and is
+ * only held for short moments, never across I/O, so a writer blocked on a full socket never stops
+ * the reader (which is what would deadlock against a peer that stops reading while its own writes
+ * are blocked). Lock order: wmu before mu; the TLS transport's own lock is innermost. */
 #ifndef WSC_CLIENT_CLIENT_H
 #define WSC_CLIENT_CLIENT_H
 
@@ -61,7 +61,7 @@ struct wsc_buffer_provider {
 
 struct wsc_client {
     wsc__transport *t;
-    char *host;           /* without brackets */
+    char *host; /* without brackets */
     int port;
     bool tls;
     size_t max_size;
@@ -74,10 +74,10 @@ struct wsc_client {
     size_t rcap, rstart, rend; /* raw bytes not parsed yet: rbuf[rstart .. rend) */
     int mmode;                 /* WSC__MB_*: the message in progress */
     unsigned mtype;
-    size_t mstart, mlen;       /* WSC__MB_RBUF: offset in rbuf; length in any mode */
-    uint8_t *mbuf;             /* WSC__MB_POOL / WSC__MB_HEAP */
+    size_t mstart, mlen; /* WSC__MB_RBUF: offset in rbuf; length in any mode */
+    uint8_t *mbuf;       /* WSC__MB_POOL / WSC__MB_HEAP */
     size_t mcap;
-    int held_mode;             /* buffer of the message last returned, until wsc_client_done */
+    int held_mode; /* buffer of the message last returned, until wsc_client_done */
     uint8_t *held;
     unsigned read_timeout_ms;
 
@@ -86,14 +86,14 @@ struct wsc_client {
 
     /* shared: mu */
     pthread_mutex_t mu;
-    pthread_cond_t cond;          /* state changes, the end of a reader role (CLOCK_MONOTONIC) */
-    atomic_int state;             /* WSC__CS_*: written under mu, read anywhere */
-    atomic_llong close_deadline;  /* WSC__CS_CLOSING: when to give up waiting for the answer */
-    bool peer_closed;             /* a close frame arrived */
+    pthread_cond_t cond;         /* state changes, the end of a reader role (CLOCK_MONOTONIC) */
+    atomic_int state;            /* WSC__CS_*: written under mu, read anywhere */
+    atomic_llong close_deadline; /* WSC__CS_CLOSING: when to give up waiting for the answer */
+    bool peer_closed;            /* a close frame arrived */
     bool reader_active;
-    bool reader_known;            /* reader_tid is set */
+    bool reader_known; /* reader_tid is set */
     pthread_t reader_tid;
-    int end_rc;                   /* what ended the connection: 0 for a completed close handshake */
+    int end_rc; /* what ended the connection: 0 for a completed close handshake */
 };
 
 /* ---- client_io.c: waiting reads and writes on the transport ---- */
@@ -103,8 +103,8 @@ struct wsc_client {
 int wsc__client_write_all(wsc_client *c, struct iovec *iov, int iovcnt, int64_t deadline);
 
 /* Reads what is available (at least one byte) into rbuf[rend .. rcap), waiting until deadline (and,
- * once closing, not beyond the close deadline). Returns 0, WSC_ETIMEDOUT, WSC_ECLOSED (end of stream)
- * or WSC_EIO. Reader role. */
+ * once closing, not beyond the close deadline). Returns 0, WSC_ETIMEDOUT, WSC_ECLOSED (end of
+ * stream) or WSC_EIO. Reader role. */
 int wsc__client_fill(wsc_client *c, int64_t deadline);
 
 /* Marks the connection over with rc (first caller wins) and shuts the transport down, which wakes
@@ -116,9 +116,10 @@ void wsc__client_mark_closed_locked(wsc_client *c, int rc);
 
 /* Sends one frame, masking data in place (copy false) or while copying it out (copy true). A close
  * frame moves the state to CLOSING. deadline bounds the wait for wmu and the socket.
- * Returns 0, WSC_ESTATE (before the handshake), WSC_ECLOSED (close already sent or connection over),
- * WSC_ETIMEDOUT, WSC_EIO. */
-int wsc__client_send(wsc_client *c, unsigned opcode, void *data, size_t len, bool copy, int64_t deadline);
+ * Returns 0, WSC_ESTATE (before the handshake), WSC_ECLOSED (close already sent or connection
+ * over), WSC_ETIMEDOUT, WSC_EIO. */
+int wsc__client_send(wsc_client *c, unsigned opcode, void *data, size_t len, bool copy,
+                     int64_t deadline);
 
 /* Sends a close frame with code (1005 or 0: empty payload) and reason, unless one was sent already
  * (then WSC_ECLOSED). Bounded by deadline. */
@@ -128,8 +129,8 @@ int wsc__client_send_close(wsc_client *c, unsigned code, const char *reason, siz
 /* ---- client_read.c ---- */
 
 /* Reads the next message or control frame into msg (reader role held). answer_close: a close frame
- * from the server is answered at once (echoing its code). Returns 0 or an error; protocol errors send
- * their close code and end the connection. */
+ * from the server is answered at once (echoing its code). Returns 0 or an error; protocol errors
+ * send their close code and end the connection. */
 int wsc__client_read_msg(wsc_client *c, wsc_msg *msg, int64_t deadline, bool answer_close);
 
 /* Releases the buffer of the message last returned (reader role). */
@@ -140,7 +141,8 @@ void wsc__client_release(wsc_client *c);
 int wsc__client_reader_claim(wsc_client *c);
 void wsc__client_reader_release(wsc_client *c);
 
-/* Reads and discards until the close handshake completes or the close deadline passes (reader role). */
+/* Reads and discards until the close handshake completes or the close deadline passes (reader
+ * role). */
 void wsc__client_drain(wsc_client *c);
 
 #endif

@@ -8,7 +8,6 @@
 #include "proto/close.h"
 #include "proto/frame.h"
 
-
 /* Runs the loop once the reader role is held; returns what the loop returns. */
 static int loop(wsc_client *c, const wsc_client_handler *h, void *user)
 {
@@ -32,7 +31,8 @@ static int loop(wsc_client *c, const wsc_client_handler *h, void *user)
         switch (m.type) {
         case WSC_TEXT:
         case WSC_BINARY:
-            /* Section 1.4: after our close frame the server may still send data; nobody wants it. */
+            /* Section 1.4: after our close frame the server may still send data; nobody wants it.
+             */
             if (open)
                 r = h->message(c, user, &m);
             break;

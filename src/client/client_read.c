@@ -1,5 +1,5 @@
-/* Client reads: frames from the proto reader, messages assembled in the read buffer, a pooled buffer
- * or a heap buffer, control frames returned as they come. */
+/* Client reads: frames from the proto reader, messages assembled in the read buffer, a pooled
+ * buffer or a heap buffer, control frames returned as they come. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,8 +10,8 @@
 
 /* ---- message buffers ------------------------------------------------------ */
 
-/* Capacity for a heap buffer that must hold need bytes: doubling (few reallocations for a message that
-   arrives in many reads) but never past max_size, the most a message can be. */
+/* Capacity for a heap buffer that must hold need bytes: doubling (few reallocations for a message
+   that arrives in many reads) but never past max_size, the most a message can be. */
 static size_t heap_cap(const wsc_client *c, size_t have, size_t need)
 {
     size_t cap = have < c->buffer_size ? c->buffer_size : have;
@@ -76,7 +76,8 @@ static void free_buffer(wsc_client *c, int mode, uint8_t *b)
         free(b);
 }
 
-/* Appends a chunk of the message (p points into the read buffer, after the bytes already assembled). */
+/* Appends a chunk of the message (p points into the read buffer, after the bytes already
+ * assembled). */
 static int append(wsc_client *c, const uint8_t *p, size_t n)
 {
     if (c->mmode == WSC__MB_RBUF) {
@@ -167,7 +168,8 @@ static int code_error(unsigned close_code)
 static int fail(wsc_client *c, unsigned close_code, int rc, const char *why)
 {
     WSC__LOG(WSC_LOG_INFO, "client %s:%d: closing with %u: %s", c->host, c->port, close_code, why);
-    (void)wsc__client_send_close(c, close_code, NULL, 0, wsc__clock_ms() + WSC__CLIENT_CLOSE_WAIT_MS);
+    (void)wsc__client_send_close(c, close_code, NULL, 0,
+                                 wsc__clock_ms() + WSC__CLIENT_CLOSE_WAIT_MS);
     wsc__client_mark_closed(c, rc);
     return rc;
 }
@@ -274,7 +276,8 @@ int wsc__client_read_msg(wsc_client *c, wsc_msg *msg, int64_t deadline, bool ans
 int wsc__client_reader_claim(wsc_client *c)
 {
     pthread_mutex_lock(&c->mu);
-    /* wsc_client_close may be reading the server's answer: wait for it rather than read alongside. */
+    /* wsc_client_close may be reading the server's answer: wait for it rather than read alongside.
+     */
     while (c->reader_active && c->reader_known && !pthread_equal(c->reader_tid, pthread_self()) &&
            atomic_load(&c->state) == WSC__CS_CLOSING)
         pthread_cond_wait(&c->cond, &c->mu);

@@ -57,7 +57,8 @@ static int write_masked_copy(wsc_client *c, const uint8_t *hdr, size_t hlen, con
     return rc;
 }
 
-int wsc__client_send(wsc_client *c, unsigned opcode, void *data, size_t len, bool copy, int64_t deadline)
+int wsc__client_send(wsc_client *c, unsigned opcode, void *data, size_t len, bool copy,
+                     int64_t deadline)
 {
     uint8_t hdr[WSC__FRAME_HEADER_MAX];
     uint8_t key[4];
@@ -203,7 +204,8 @@ WSC_API int wsc_client_close(wsc_client *c, unsigned code, const char *reason)
     }
 
     /* Wait for the server's close frame (section 7.1.1: the server should close the TCP connection
-       after it). Whoever holds the reader role receives it; with no reader, this thread becomes it. */
+       after it). Whoever holds the reader role receives it; with no reader, this thread becomes it.
+     */
     pthread_mutex_lock(&c->mu);
     while (atomic_load(&c->state) != WSC__CS_CLOSED) {
         if (!c->reader_active) {

@@ -6,11 +6,11 @@
 #include <stddef.h>
 
 typedef struct wsc__url {
-    bool tls;        /* wss */
-    char host[256];  /* without the brackets of an IPv6 literal */
-    bool ipv6;       /* host was an IPv6 literal in brackets */
-    int port;        /* the URL's port, or 80 (ws) / 443 (wss) */
-    char *target;    /* the request target: path and query, "/" when empty; heap, free it */
+    bool tls;       /* wss */
+    char host[256]; /* without the brackets of an IPv6 literal */
+    bool ipv6;      /* host was an IPv6 literal in brackets */
+    int port;       /* the URL's port, or 80 (ws) / 443 (wss) */
+    char *target;   /* the request target: path and query, "/" when empty; heap, free it */
 } wsc__url;
 
 /* Parses ws://host[:port][/path][?query] or wss://... (scheme case-insensitive). Refused (returns

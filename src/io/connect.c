@@ -119,8 +119,8 @@ int wsc__tcp_connect(const char *host, int port, int64_t deadline, int *fd, wsc_
         return wsc__err(err, WSC_EADDR, "cannot resolve %s: %s", host, gai_strerror(g));
     }
     /* getaddrinfo orders the addresses by RFC 6724 preference; take the first that answers. The
-       last failure is the one reported, except that a refusal is kept over a later odd error because
-       it is the most useful thing to tell ("nothing listens there"). */
+       last failure is the one reported, except that a refusal is kept over a later odd error
+       because it is the most useful thing to tell ("nothing listens there"). */
     int rc = WSC_EADDR, sys = 0;
     for (const struct addrinfo *ai = list; ai; ai = ai->ai_next) {
         int s_sys = 0;

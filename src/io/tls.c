@@ -48,7 +48,8 @@ static ptrdiff_t tcp_writev(wsc__transport *t, const struct iovec *iov, int iovc
     struct msghdr m = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
 
     for (;;) {
-        /* MSG_NOSIGNAL: a peer that went away must give EPIPE, not kill the process with SIGPIPE. */
+        /* MSG_NOSIGNAL: a peer that went away must give EPIPE, not kill the process with SIGPIPE.
+         */
         ssize_t n = sendmsg(t->fd, &m, MSG_NOSIGNAL);
         if (n > 0)
             return n;
@@ -105,9 +106,10 @@ typedef struct {
 } tls_transport;
 
 /* Our own socket BIO instead of OpenSSL's: its writes must use send(MSG_NOSIGNAL) (OpenSSL's socket
-   BIO calls write(2), and a peer that went away would raise SIGPIPE in the application), and the BIO
-   records errno and EOF in the transport. The method table is created once per process (pthread_once)
-   and never changes afterwards: the one piece of global state here, immutable once made. */
+   BIO calls write(2), and a peer that went away would raise SIGPIPE in the application), and the
+   BIO records errno and EOF in the transport. The method table is created once per process
+   (pthread_once) and never changes afterwards: the one piece of global state here, immutable once
+   made. */
 static BIO_METHOD *bio_method;
 static pthread_once_t bio_once = PTHREAD_ONCE_INIT;
 
@@ -297,7 +299,8 @@ static void tls_shutdown(wsc__transport *t)
     if (atomic_exchange(&tt->shut, true))
         return;
     /* Best effort: the close_notify goes out if the socket takes it now; a TLS connection that ends
-       without it only loses the "no truncation" proof, which the WebSocket close handshake gives. */
+       without it only loses the "no truncation" proof, which the WebSocket close handshake gives.
+     */
     pthread_mutex_lock(&tt->lock);
     ERR_clear_error();
     if (SSL_is_init_finished(tt->ssl))
@@ -419,8 +422,8 @@ static int handshake_error(tls_transport *tt, int ret, const wsc__tls_opts *o, w
         int sys = tt->base.sys_errno;
         ERR_clear_error();
         if (!sys)
-            return wsc__err(err, WSC_ECLOSED, "TLS handshake with %s: the server closed the connection",
-                            o->host);
+            return wsc__err(err, WSC_ECLOSED,
+                            "TLS handshake with %s: the server closed the connection", o->host);
         return wsc__err_sys(err, WSC_EIO, sys, "TLS handshake with %s", o->host);
     }
     ssl_reason(why, sizeof why);
@@ -512,8 +515,9 @@ int wsc__tls_client_new(int fd, const wsc__tls_opts *o, int64_t deadline, wsc__t
         }
         rc = wsc__fd_wait(fd, ev, deadline);
         if (rc) {
-            rc = rc == WSC_ETIMEDOUT ? wsc__err(err, rc, "TLS handshake with %s: timed out", o->host)
-                                     : wsc__err_sys(err, rc, errno, "TLS handshake with %s", o->host);
+            rc = rc == WSC_ETIMEDOUT
+                     ? wsc__err(err, rc, "TLS handshake with %s: timed out", o->host)
+                     : wsc__err_sys(err, rc, errno, "TLS handshake with %s", o->host);
             goto fail;
         }
     }

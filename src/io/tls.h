@@ -1,12 +1,12 @@
-/* Transports: a byte stream over a connected, non-blocking socket, plain TCP or OpenSSL TLS, behind one
- * small table of functions so the code above (the client now, the server later) reads and writes them
- * the same way. All operations are non-blocking: a caller that gets WSC__IO_WANT_READ/WRITE waits
- * with wsc__fd_wait(t->fd, POLLIN/POLLOUT, deadline) and tries again.
+/* Transports: a byte stream over a connected, non-blocking socket, plain TCP or OpenSSL TLS, behind
+ * one small table of functions so the code above (the client now, the server later) reads and
+ * writes them the same way. All operations are non-blocking: a caller that gets
+ * WSC__IO_WANT_READ/WRITE waits with wsc__fd_wait(t->fd, POLLIN/POLLOUT, deadline) and tries again.
  *
  * Threads: one thread may read while others write (the writers serialised by the caller): the TLS
- * transport takes an internal lock around every OpenSSL call, because an SSL object must never be used
- * by two threads at once, and never holds it while waiting. shutdown may be called from any thread at
- * any time, to end the stream and wake a thread blocked in poll on the socket. */
+ * transport takes an internal lock around every OpenSSL call, because an SSL object must never be
+ * used by two threads at once, and never holds it while waiting. shutdown may be called from any
+ * thread at any time, to end the stream and wake a thread blocked in poll on the socket. */
 #ifndef WSC_IO_TLS_H
 #define WSC_IO_TLS_H
 
@@ -21,7 +21,7 @@
 enum {
     WSC__IO_WANT_READ = -1,  /* wait for POLLIN, then call again */
     WSC__IO_WANT_WRITE = -2, /* wait for POLLOUT, then call again (TLS may need to write to read) */
-    WSC__IO_ERROR = -3       /* the stream is broken: t->sys_errno tells why (0: a TLS error, logged) */
+    WSC__IO_ERROR = -3 /* the stream is broken: t->sys_errno tells why (0: a TLS error, logged) */
 };
 
 typedef struct wsc__transport wsc__transport;
@@ -30,7 +30,8 @@ typedef struct wsc__transport_ops {
     const char *name; /* "tcp" or "tls", for logs */
     /* Reads up to len bytes into buf. Returns > 0, 0 at the end of the stream, or WSC__IO_*. */
     ptrdiff_t (*read)(wsc__transport *t, void *buf, size_t len);
-    /* Writes a prefix of the iovecs (TLS may coalesce them into one record). Returns the bytes taken
+    /* Writes a prefix of the iovecs (TLS may coalesce them into one record). Returns the bytes
+       taken
        (> 0) or WSC__IO_*; never 0 for a non-empty request. */
     ptrdiff_t (*writev)(wsc__transport *t, const struct iovec *iov, int iovcnt);
     /* Ends the stream (TLS: a best-effort close_notify first) and shuts the socket down in both
@@ -53,19 +54,19 @@ wsc__transport *wsc__transport_tcp_new(int fd);
 
 /* What a TLS client connection needs. */
 typedef struct wsc__tls_opts {
-    const char *host;       /* server name for SNI and verification (a DNS name or an IP literal) */
-    bool no_verify;         /* accept any certificate (tests only) */
-    const char *ca_file;    /* trust these CAs instead of the system's (ignored with ca_store) */
+    const char *host;    /* server name for SNI and verification (a DNS name or an IP literal) */
+    bool no_verify;      /* accept any certificate (tests only) */
+    const char *ca_file; /* trust these CAs instead of the system's (ignored with ca_store) */
     const char *ca_path;
     wsc_ca_store *ca_store; /* shared CA store and TLS context, or NULL */
 } wsc__tls_opts;
 
-/* Runs a TLS 1.2/1.3 client handshake on connected socket fd before deadline: SNI with host (not for
- * IP literals, RFC 6066 section 3), and unless no_verify the certificate chain against the trusted CAs
- * and the host name (or IP address) against the certificate. On success *out owns fd. On failure fd is
- * left open (the caller closes it) and the result is WSC_ETLSVERIFY (err->message has OpenSSL's
- * verification reason), WSC_ETLS (OpenSSL's reason), WSC_ETIMEDOUT, WSC_ECLOSED (the peer hung up),
- * WSC_EIO or WSC_ENOMEM. Thread-safety: any thread. */
+/* Runs a TLS 1.2/1.3 client handshake on connected socket fd before deadline: SNI with host (not
+ * for IP literals, RFC 6066 section 3), and unless no_verify the certificate chain against the
+ * trusted CAs and the host name (or IP address) against the certificate. On success *out owns fd.
+ * On failure fd is left open (the caller closes it) and the result is WSC_ETLSVERIFY (err->message
+ * has OpenSSL's verification reason), WSC_ETLS (OpenSSL's reason), WSC_ETIMEDOUT, WSC_ECLOSED (the
+ * peer hung up), WSC_EIO or WSC_ENOMEM. Thread-safety: any thread. */
 int wsc__tls_client_new(int fd, const wsc__tls_opts *opts, int64_t deadline, wsc__transport **out,
                         wsc_err *err);
 

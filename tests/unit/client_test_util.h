@@ -2,9 +2,10 @@
  * child process, self-signed certificates made with the openssl command, a watchdog, and a tiny raw
  * TCP server for scripted misbehaviour.
  *
- * Everything is bounded: the child prints its port within a deadline or the test fails, it exits when
- * our end of its standard input closes (so it never outlives us, even if we crash), and a watchdog
- * alarm ends a test program that hangs. Only 127.0.0.1. Header-only (static functions, used or not). */
+ * Everything is bounded: the child prints its port within a deadline or the test fails, it exits
+ * when our end of its standard input closes (so it never outlives us, even if we crash), and a
+ * watchdog alarm ends a test program that hangs. Only 127.0.0.1. Header-only (static functions,
+ * used or not). */
 #ifndef WSC_TESTS_CLIENT_TEST_UTIL_H
 #define WSC_TESTS_CLIENT_TEST_UTIL_H
 
@@ -170,7 +171,7 @@ static inline void ct_peer_stop(ct_peer *p)
 
 typedef struct {
     char dir[64];
-    char cert[128], key[128];       /* CN localhost, SAN DNS:localhost and IP:127.0.0.1 */
+    char cert[128], key[128];             /* CN localhost, SAN DNS:localhost and IP:127.0.0.1 */
     char other_cert[128], other_key[128]; /* SAN DNS:other.invalid only: a name mismatch */
 } ct_certs;
 
@@ -210,7 +211,8 @@ static inline void ct_certs_remove(ct_certs *c)
     rmdir(c->dir);
 }
 
-/* ---- a raw TCP listener ------------------------------------------------------------------------ */
+/* ---- a raw TCP listener ------------------------------------------------------------------------
+ */
 
 /* A listening socket on 127.0.0.1 with a kernel-chosen port. Returns the fd, *port set. */
 static inline int ct_listen(int *port)
@@ -237,7 +239,8 @@ static inline int ct_accept(int ls, int timeout_ms)
     return accept4(ls, NULL, NULL, SOCK_CLOEXEC);
 }
 
-/* Reads into buf until it holds "\r\n\r\n" (or cap-1 bytes) within timeout_ms. Returns bytes read. */
+/* Reads into buf until it holds "\r\n\r\n" (or cap-1 bytes) within timeout_ms. Returns bytes read.
+ */
 static inline size_t ct_read_head(int fd, char *buf, size_t cap, int timeout_ms)
 {
     size_t got = 0;

@@ -1,7 +1,7 @@
 /* 200 TLS clients, each in its own thread, sharing one buffer provider and one CA store, exchanging
  * messages concurrently with python3-websockets: small messages (in the read buffer), messages that
- * take a pooled buffer, messages larger than the pooled buffers (heap), fragmented ones, server pings.
- * Run under ThreadSanitizer too (the _mt suffix). */
+ * take a pooled buffer, messages larger than the pooled buffers (heap), fragmented ones, server
+ * pings. Run under ThreadSanitizer too (the _mt suffix). */
 #include "../test.h"
 
 #include <pthread.h>
@@ -149,8 +149,8 @@ TEST(two_hundred_tls_clients_share_a_pool_and_a_ca_store)
     pthread_attr_setstacksize(&attr, 512 * 1024);
     int started = 0;
     for (int i = 0; i < CLIENTS; i++) {
-        jobs[i] = (struct job){.store = store, .bp = bp, .port = peer.port, .id = i,
-                               .barrier = &barrier, .ok = &ok};
+        jobs[i] = (struct job){
+            .store = store, .bp = bp, .port = peer.port, .id = i, .barrier = &barrier, .ok = &ok};
         if (pthread_create(&tids[i], &attr, run, &jobs[i]) != 0)
             break;
         started++;

@@ -1,7 +1,7 @@
 /* The client against an independent server: Debian's python3-websockets (tests/interop/peers/
  * ws_server.py), plain TCP. Echoes of every size class up to 16 MiB, fragmented messages, server
- * pings, server-initiated close, read timeouts, non-101 answers, headers and subprotocols, the buffer
- * provider, the read loop. */
+ * pings, server-initiated close, read timeouts, non-101 answers, headers and subprotocols, the
+ * buffer provider, the read loop. */
 #include "../test.h"
 
 #include "client_test_util.h"
@@ -122,8 +122,8 @@ TEST(binary_and_empty_messages)
    in place and copied, read back with the default 4 KiB read buffer. */
 TEST(echo_sizes_up_to_16mib)
 {
-    static const size_t sizes[] = {0, 1, 125, 126, 127, 4095, 4096, 4097, 65535, 65536, 65537,
-                                   1 << 20, 16u << 20};
+    static const size_t sizes[] = {0,    1,     125,   126,   127,     4095,     4096,
+                                   4097, 65535, 65536, 65537, 1 << 20, 16u << 20};
     wsc_client_config cfg = {.max_size = 16u << 20};
     wsc_client *c = open_cfg("/", &cfg, NULL);
     CHECK(c);
@@ -178,11 +178,11 @@ TEST(fragmented_messages_from_server)
         size_t len;
         wsc_msg_type type;
     } cases[] = {
-        {"!frag 5 1000", 1000, WSC_TEXT},      /* assembled inside the read buffer */
-        {"!fragbin 10 10", 10, WSC_BINARY},    /* one-byte fragments */
-        {"!frag 4 4096", 4096, WSC_TEXT},      /* exactly the read buffer */
-        {"!frag 3 5000", 5000, WSC_TEXT},      /* moves to the heap */
-        {"!frag 100 60000", 60000, WSC_TEXT},  /* many fragments */
+        {"!frag 5 1000", 1000, WSC_TEXT},        /* assembled inside the read buffer */
+        {"!fragbin 10 10", 10, WSC_BINARY},      /* one-byte fragments */
+        {"!frag 4 4096", 4096, WSC_TEXT},        /* exactly the read buffer */
+        {"!frag 3 5000", 5000, WSC_TEXT},        /* moves to the heap */
+        {"!frag 100 60000", 60000, WSC_TEXT},    /* many fragments */
         {"!fragbin 2 65536", 65536, WSC_BINARY}, /* exactly max_size */
         {"!frag 1 3", 3, WSC_TEXT},
     };
@@ -342,7 +342,8 @@ TEST(non_101_status_is_reported)
 
 TEST(handshake_headers_path_and_host)
 {
-    wsc_handshake_opts opts = {.timeout_ms = 5000, .headers = "X-Test: yes\r\nOrigin: http://example.test"};
+    wsc_handshake_opts opts = {.timeout_ms = 5000,
+                               .headers = "X-Test: yes\r\nOrigin: http://example.test"};
     wsc_client *c = open_cfg("/a/b?c=d%20e&f", NULL, &opts);
     CHECK(c);
     wsc_msg m;
@@ -434,7 +435,8 @@ static void on_end(wsc_client *c, void *user)
     k->closes++;
 }
 
-static int on_close_frame(wsc_client *c, void *user, unsigned code, const uint8_t *reason, size_t len)
+static int on_close_frame(wsc_client *c, void *user, unsigned code, const uint8_t *reason,
+                          size_t len)
 {
     struct loop_counts *k = user;
     (void)reason, (void)len;

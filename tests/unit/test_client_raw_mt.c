@@ -1,8 +1,9 @@
-/* The client against a scripted raw TCP server (a thread of this test): every way a server can break
- * the protocol ends the connection with the right close code (masked frame, reserved opcodes, RSV
- * bits, bad UTF-8, oversize messages, bad control frames, bad close payloads), broken handshakes
- * (no answer, non-101, wrong accept key, unoffered extension or subprotocol), frames trickled one
- * byte at a time with control frames between fragments, and both ways of ending the close handshake. */
+/* The client against a scripted raw TCP server (a thread of this test): every way a server can
+ * break the protocol ends the connection with the right close code (masked frame, reserved opcodes,
+ * RSV bits, bad UTF-8, oversize messages, bad control frames, bad close payloads), broken
+ * handshakes (no answer, non-101, wrong accept key, unoffered extension or subprotocol), frames
+ * trickled one byte at a time with control frames between fragments, and both ways of ending the
+ * close handshake. */
 #include "../test.h"
 
 #include <pthread.h>
@@ -22,7 +23,7 @@ typedef struct {
     bool answer_close;     /* echo the client's close frame */
     int hold_ms;           /* how long to wait for the client's frames */
     /* results */
-    int close_code;        /* the client's close frame: its code, 1005 if empty, -1 if none */
+    int close_code; /* the client's close frame: its code, 1005 if empty, -1 if none */
     size_t close_len;
     uint8_t close_payload[125];
     int frames_seen;
@@ -61,7 +62,8 @@ static size_t sframe(uint8_t *out, bool fin, unsigned rsv, unsigned op, const vo
     return h + n;
 }
 
-static void add(script *s, bool fin, unsigned rsv, unsigned op, const void *p, size_t n, bool masked)
+static void add(script *s, bool fin, unsigned rsv, unsigned op, const void *p, size_t n,
+                bool masked)
 {
     s->frames_len += sframe(s->frames + s->frames_len, fin, rsv, op, p, n, masked);
 }

@@ -55,7 +55,8 @@ TEST(self_signed_is_refused_by_default)
     wsc_client *c = open_tls("localhost", peer.port, NULL, &err);
     CHECK(c == NULL);
     EXPECT_EQ_INT(err.code, WSC_ETLSVERIFY);
-    EXPECT(strstr(err.message, "self-signed") != NULL || strstr(err.message, "self signed") != NULL);
+    EXPECT(strstr(err.message, "self-signed") != NULL ||
+           strstr(err.message, "self signed") != NULL);
     if (err.code != WSC_ETLSVERIFY)
         fprintf(stderr, "  %s\n", err.message);
 }
@@ -170,7 +171,8 @@ TEST(tls_to_a_plain_server_fails_cleanly)
     int port;
     int ls = ct_listen(&port);
     CHECK(ls >= 0);
-    wsc_client_config cfg = {.host = "127.0.0.1", .port = port, .tls = true, .connect_timeout_ms = 3000};
+    wsc_client_config cfg = {
+        .host = "127.0.0.1", .port = port, .tls = true, .connect_timeout_ms = 3000};
     pid_t pid = fork();
     if (pid == 0) {
         int fd = ct_accept(ls, 5000);
