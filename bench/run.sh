@@ -315,6 +315,12 @@ for sc in "${SCENARIOS[@]}"; do
     for s in "${ACTIVE[@]}"; do
         [ -n "${R[$s|$title|rate]+x}" ] || continue
         c=raw-tcp
+        if awk -v v="${R[$s|$title|rate]}" 'BEGIN {exit !(v == "-" || v + 0 == 0)}'; then
+            printf '%-18s %-28s %-79s %s\n' "$([ $first = 1 ] && echo "$title")" "$(server_label "$s")" \
+                "(no echo completed within ${SECS}s)" "${R[$s|$title|errs]}"
+            first=0
+            continue
+        fi
         printf '%-18s %-28s %-15s %-15s %-15s %-15s %-16s %s\n' "$([ $first = 1 ] && echo "$title")" \
             "$(server_label "$s")" \
             "$(fmt_rate "${R[$s|$title|rate]}") ($(ratio "${R[$s|$title|rate]}" "${R[$c|$title|rate]:--}"))" \
