@@ -1,7 +1,9 @@
 #!/usr/bin/python3
-"""echo_client (the example program) against python3-websockets, plain and TLS.
+"""echo_client (the example program) against python3-websockets, plain and TLS, and against
+echo_server (wsc's own server example).
 
-Uses $WSC_BIN/echo_client (default build/asan/bin) and tests/interop/peers/ws_server.py. Prints
+Uses $WSC_BIN/echo_client and $WSC_BIN/echo_server (default build/asan/bin) and
+tests/interop/peers/ws_server.py. Prints
 `N passed, N failed` last and exits non-zero on failure. Everything is bounded by timeouts and only
 127.0.0.1 / localhost is used.
 """
@@ -13,7 +15,9 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-BIN = os.path.join(ROOT, os.environ.get("WSC_BIN", "build/asan/bin"), "echo_client")
+BIN_DIR = os.path.join(ROOT, os.environ.get("WSC_BIN", "build/asan/bin"))
+BIN = os.path.join(BIN_DIR, "echo_client")
+SERVER = os.path.join(BIN_DIR, "echo_server")
 PEER = os.path.join(HERE, "peers", "ws_server.py")
 
 passed = failed = 0
@@ -52,6 +56,28 @@ def run(args, stdin=b""):
         return r.returncode, r.stdout, r.stderr
     except subprocess.TimeoutExpired:
         return -1, b"", b"timed out"
+
+
+def against_echo_server():
+    if not os.access(SERVER, os.X_OK):
+        check("echo_server is built", False, SERVER)
+        return
+    srv = subprocess.Popen([SERVER, "--port", "0", "--max-message", "1000000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        line = srv.stdout.readline().decode()
+        port = int(line.rstrip().rstrip("/").rsplit(":", 1)[1])
+        lines = ["hello wsc", "", "ünïcödé", "b" * 100000] + [f"n{i}" for i in range(500)]
+        rc, out, err = run([f"ws://127.0.0.1:{port}/"], ("\n".join(lines) + "\n").encode())
+        check("against echo_server: exit 0", rc == 0, err.decode(errors="replace"))
+        check("against echo_server: every line echoed", out.decode().split("\n")[:-1] == lines)
+    finally:
+        srv.terminate()
+        try:
+            rc = srv.wait(20)
+        except subprocess.TimeoutExpired:
+            srv.kill()
+            rc = srv.wait()
+        check("echo_server stops cleanly", rc == 0, srv.stderr.read().decode(errors="replace")[-2000:])
 
 
 def main():
@@ -112,6 +138,7 @@ def main():
         stop_server(plain)
         stop_server(tls)
         shutil.rmtree(tmp, ignore_errors=True)
+    against_echo_server()
 
 
 if __name__ == "__main__":
