@@ -79,6 +79,7 @@ enum {
     WSC__F_IN_READY = 1 << 6,    /* listed in the loop's ready list */
     WSC__F_REJECTED = 1 << 7,    /* init refused */
     WSC__F_EOF = 1 << 8,         /* read returned 0 */
+    WSC__F_HUP = 1 << 9,         /* the poller saw the peer's FIN: read until 0 */
 };
 
 /* [lock] flags (wflags) */

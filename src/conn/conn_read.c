@@ -143,6 +143,10 @@ static bool dispatch(wsc_conn *c)
         after_job(c);
         return true;
     }
+    /* What this loop wrote for the connection (pongs) goes out before anything the callback
+       writes from its own thread: replies keep the order of the requests. */
+    if (c->span_len)
+        wsc__conn_flush_span(c);
     if (x->submit(x, c, false)) {
         c->flags |= WSC__F_BUSY;
         return false;
@@ -331,7 +335,7 @@ static bool read_handshake(wsc_conn *c)
         wsc__conn_finish(c);
         return false;
     }
-    if ((size_t)n < want)
+    if ((size_t)n < want && !(c->flags & WSC__F_HUP))
         c->flags &= (uint16_t)~WSC__F_RD_PENDING;
     hs->len += (size_t)n;
     enum wsc__hs_result r = wsc__http_request_parse(&hs->req, hs->buf, hs->len);
@@ -426,8 +430,9 @@ static bool read_once(wsc_conn *c)
         return false;
     }
     /* A short read means the socket was drained: an edge-triggered poller reports the next
-       arrival, so no extra read is spent to see EAGAIN. */
-    if ((size_t)n < cap)
+       arrival, so no extra read is spent to see EAGAIN. Not so for a FIN that was already
+       reported: no new edge would announce it. */
+    if ((size_t)n < cap && !(c->flags & WSC__F_HUP))
         c->flags &= (uint16_t)~WSC__F_RD_PENDING;
     if (region < 0)
         return (c->flags & WSC__F_RD_PENDING) != 0;

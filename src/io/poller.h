@@ -13,6 +13,8 @@
 enum {
     WSC__EV_IN = 1,  /* readable, or peer hung up / error: a read tells which */
     WSC__EV_OUT = 2, /* writable */
+    WSC__EV_HUP = 4, /* with IN: the peer's FIN (or an error) is queued behind any data, so a short
+                        read does not mean drained: read until 0 */
 };
 
 typedef struct {

@@ -51,7 +51,8 @@ int wsc__poller_wait(wsc__poller *p, wsc__pevent *out, int max, int timeout_ms)
         uint32_t e = evs[i].events;
         out[i].ptr = evs[i].data.ptr;
         out[i].events = ((e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ? WSC__EV_IN : 0u) |
-                        ((e & (EPOLLOUT | EPOLLERR)) ? WSC__EV_OUT : 0u);
+                        ((e & (EPOLLOUT | EPOLLERR)) ? WSC__EV_OUT : 0u) |
+                        ((e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ? WSC__EV_HUP : 0u);
     }
     return n;
 }

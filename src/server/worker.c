@@ -219,6 +219,8 @@ void *wsc__worker_main(void *arg)
                     continue;
                 if (ev[i].events & WSC__EV_OUT)
                     wsc__conn_on_writable(c);
+                if (ev[i].events & WSC__EV_HUP)
+                    c->flags |= WSC__F_HUP;
                 if ((ev[i].events & WSC__EV_IN) && c->state < WSC__ST_DEAD)
                     wsc__conn_on_readable(c);
             }
