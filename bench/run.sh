@@ -142,6 +142,17 @@ server_label() {
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# machine_busy: percent of all CPUs busy over half a second, while this bench
+# runs nothing: what other users of a shared machine take from the figures.
+machine_busy() {
+    local a b
+    a=$(awk '/^cpu / {print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
+    sleep 0.5
+    b=$(awk '/^cpu / {print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
+    awk -v a="$a" -v b="$b" 'BEGIN {split(a, x, " "); split(b, y, " "); busy = y[1] - x[1];
+        idle = y[2] - x[2]; printf "%.0f", (busy + idle > 0 ? 100 * busy / (busy + idle) : 0)}'
+}
+
 SERVER_PID=
 SERVER_STATUS=0
 # start_server NAME PORT LOGFILE: 0 when it listens.
@@ -183,47 +194,41 @@ jget() { # jget KEY JSON-LINE
     v=$(printf '%s' "$2" | sed -n "s/.*\"$1\":\\(\"[^\"]*\"\\|[^,}]*\\).*/\\1/p")
     printf '%s' "${v//\"/}"
 }
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "-"; else if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+median() { printf '%s\n' "$@" | awk 'NF' | sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "-"; else if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
 declare -A R # R[server|scenario|metric]
 declare -A NOTE
 
-run_scenarios() { # NAME PORT
-    local name=$1 port=$2 sc title conns size depth run line mode=()
+# run_one NAME SCENARIO RUN: one bounded load run; its figures are appended to V[...].
+declare -A V
+run_one() {
+    local name=$1 sc=$2 run=$3 title conns size depth line mode=() pid=${PID_OF[$1]}
     [ "$name" = raw-tcp ] && mode=(--raw)
-    for sc in "${SCENARIOS[@]}"; do
-        IFS='|' read -r title conns size depth <<<"$sc"
-        local bound
-        bound=$(awk "BEGIN {print int($SECS + $WARMUP + 40)}")
-        local rate=() mbps=() p50=() p99=() cpu=() errs=0 first=
-        for run in $(seq "$RUNS"); do
-            if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-                NOTE[$name]="server exited during '$title'"
-                break 2
-            fi
-            log "bench: $name: $title, run $run/$RUNS"
-            line=$(timeout -k 2 "$bound" \
-                "${PIN_LOAD[@]}" "$BIN/wsc_load" "${mode[@]}" --port "$port" -c "$conns" -s "$size" \
-                -d "$depth" -t "$SECS" --warmup "$WARMUP" --server-pid "$SERVER_PID" --json | tail -n 1)
-            printf '{"server":"%s","scenario":"%s",%s\n' "$name" "$title" "${line#\{}" >>"$JSONL"
-            if [ -z "$line" ]; then
-                errs=$((errs + 1)) first="load generator failed"
-                continue
-            fi
-            rate+=("$(jget msg_per_s "$line")") mbps+=("$(jget mb_per_s "$line")")
-            p50+=("$(jget p50_us "$line")") p99+=("$(jget p99_us "$line")")
-            cpu+=("$(jget server_cpu_us_per_msg "$line")")
-            errs=$((errs + $(jget errors "$line")))
-            [ -n "$first" ] || first=$(jget first_error "$line")
-        done
-        R[$name|$title|rate]=$(median "${rate[@]}")
-        R[$name|$title|mbps]=$(median "${mbps[@]}")
-        R[$name|$title|p50]=$(median "${p50[@]}")
-        R[$name|$title|p99]=$(median "${p99[@]}")
-        R[$name|$title|cpu]=$(median "${cpu[@]}")
-        R[$name|$title|errs]=$errs
-        [ -n "$first" ] && log "bench: $name: $title: $first"
-    done
+    IFS='|' read -r title conns size depth <<<"$sc"
+    if ! kill -0 "$pid" 2>/dev/null; then
+        NOTE[$name]="server exited before '$title'"
+        return
+    fi
+    log "bench: $title, run $run/$RUNS: $name"
+    line=$(timeout -k 2 "$LOAD_BOUND" "${PIN_LOAD[@]}" "$BIN/wsc_load" "${mode[@]}" \
+        --port "${PORT_OF[$name]}" -c "$conns" -s "$size" -d "$depth" -t "$SECS" --warmup "$WARMUP" \
+        --server-pid "$pid" --json | tail -n 1)
+    printf '{"server":"%s","scenario":"%s","run":%s,%s\n' "$name" "$title" "$run" "${line#\{}" >>"$JSONL"
+    local k="$name|$title"
+    if [ -z "$line" ]; then
+        V[$k|errs]=$((${V[$k|errs]:-0} + 1))
+        log "bench: $name: $title: the load generator gave no result"
+        return
+    fi
+    V[$k|rate]+=" $(jget msg_per_s "$line")"
+    V[$k|mbps]+=" $(jget mb_per_s "$line")"
+    V[$k|p50]+=" $(jget p50_us "$line")"
+    V[$k|p99]+=" $(jget p99_us "$line")"
+    V[$k|cpu]+=" $(jget server_cpu_us_per_msg "$line")"
+    V[$k|errs]=$((${V[$k|errs]:-0} + $(jget errors "$line")))
+    local first
+    first=$(jget first_error "$line")
+    [ -n "$first" ] && log "bench: $name: $title: $first"
 }
 
 # measure_idle NAME PORT: RSS growth per idle connection after the handshake.
@@ -260,7 +265,11 @@ measure_idle() {
 
 # ---- run -----------------------------------------------------------------------
 log "bench: $RUNS run(s) of ${SECS}s per scenario (warm-up ${WARMUP}s), $PIN_NOTE"
+# All servers listen at once (idle ones cost nothing) and the runs are
+# interleaved, server after server, so that noise from a shared machine falls
+# on every row alike rather than on whichever server ran at a busy moment.
 ACTIVE=()
+declare -A PID_OF PORT_OF
 p=$PORT
 for s in $SERVERS; do
     p=$((p + 1))
@@ -269,13 +278,33 @@ for s in $SERVERS; do
         continue
     fi
     if start_server "$s" "$p" "$OUT_DIR/server-$s.log"; then
-        run_scenarios "$s" "$p"
-        stop_server
-        [ "$SERVER_STATUS" = 0 ] || NOTE[$s]="${NOTE[$s]:+${NOTE[$s]}; }exited with status $SERVER_STATUS on SIGTERM"
+        PID_OF[$s]=$SERVER_PID PORT_OF[$s]=$p
         ACTIVE+=("$s")
     else
         NOTE[$s]="did not start (see $OUT_DIR/server-$s.log)"
     fi
+done
+LOAD_BOUND=$(awk "BEGIN {print int($SECS + $WARMUP + 40)}")
+BUSY_BEFORE=$(machine_busy)
+for sc in "${SCENARIOS[@]}"; do
+    for run in $(seq "$RUNS"); do
+        for s in "${ACTIVE[@]}"; do run_one "$s" "$sc" "$run"; done
+    done
+done
+BUSY_AFTER=$(machine_busy)
+for s in "${ACTIVE[@]}"; do
+    SERVER_PID=${PID_OF[$s]}
+    stop_server
+    [ "$SERVER_STATUS" = 0 ] || NOTE[$s]="${NOTE[$s]:+${NOTE[$s]}; }exited with status $SERVER_STATUS on SIGTERM"
+    for sc in "${SCENARIOS[@]}"; do
+        IFS='|' read -r title _ <<<"$sc"
+        k="$s|$title"
+        for m in rate mbps p50 p99 cpu; do
+            # shellcheck disable=SC2086 # the values are a space-separated list
+            R[$k|$m]=$(median ${V[$k|$m]:-})
+        done
+        R[$k|errs]=${V[$k|errs]:-0}
+    done
 done
 
 IDLE_ROWS=()
@@ -304,6 +333,7 @@ cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 echo
 echo "wsc benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $commit"
 echo "machine: $(nproc) CPUs, ${cpu_model:-unknown CPU}, Linux $(uname -r); $PIN_NOTE"
+echo "other load on the machine: ${BUSY_BEFORE}% of all CPUs busy before the runs, ${BUSY_AFTER}% after (0 = quiet)"
 echo "each figure: median of $RUNS run(s) of ${SECS}s (after ${WARMUP}s warm-up); (x) = ratio to the raw-TCP ceiling"
 echo "msg/s and MB/s: echoes completed (payload, one way); p50/p99: round trip; CPU: server user+system time per echo"
 echo
