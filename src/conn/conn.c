@@ -29,12 +29,16 @@ wsc_conn *wsc__conn_new(wsc__wctx *w, int fd, bool hs)
 
 void wsc__conn_free(wsc_conn *c)
 {
-    wsc__buffers *b = c->w->ctx->bufs;
-    wsc__buffers_put(b, &c->in);
-    wsc__buffers_put(b, &c->msg);
-    wsc__buffers_put(b, &c->out);
-    if (c->hs)
-        wsc__hs_release(c->w->ctx->hs_pool, c->hs);
+    /* A finished connection holds nothing but its own memory, and may outlive its loop and its
+       server (wsc_conn_retain): only an unfinished one (an error path) reaches for them. */
+    if (c->in.data || c->msg.data || c->out.data || c->hs) {
+        wsc__buffers *b = c->w->ctx->bufs;
+        wsc__buffers_put(b, &c->in);
+        wsc__buffers_put(b, &c->msg);
+        wsc__buffers_put(b, &c->out);
+        if (c->hs)
+            wsc__hs_release(c->w->ctx->hs_pool, c->hs);
+    }
     if (c->fd >= 0)
         close(c->fd);
     free(c);
