@@ -250,3 +250,61 @@ TEST(server_close_over_tls)
     EXPECT_EQ_INT(wsc_client_read(c, &m), WSC_ECLOSED);
     wsc_client_free(c);
 }
+
+TEST(sni_carries_host_names_not_addresses)
+{
+    CHECK(setup());
+    wsc_err err;
+    wsc_client_config cfg = {.ca_file = certs.cert};
+    wsc_msg m;
+    wsc_client *c = open_tls("localhost", peer.port, &cfg, &err);
+    CHECK(c);
+    CHECK_EQ_INT(wsc_client_write_copy(c, WSC_TEXT, "!sni", 4), 0);
+    CHECK_EQ_INT(wsc_client_read(c, &m), 0);
+    EXPECT(m.len == 9 && memcmp(m.data, "localhost", 9) == 0);
+    wsc_client_close(c, 0, NULL);
+    wsc_client_free(c);
+    c = open_tls("127.0.0.1", peer.port, &cfg, &err);
+    CHECK(c);
+    CHECK_EQ_INT(wsc_client_write_copy(c, WSC_TEXT, "!sni", 4), 0);
+    CHECK_EQ_INT(wsc_client_read(c, &m), 0);
+    EXPECT_EQ_INT(m.len, 0); /* RFC 6066 section 3: no IP literals in SNI */
+    wsc_client_close(c, 0, NULL);
+    wsc_client_free(c);
+}
+
+TEST(ca_path_directory)
+{
+    CHECK(setup());
+    char dir[100], cmd[1000];
+    snprintf(dir, sizeof dir, "%s/cadir", certs.dir);
+    snprintf(cmd, sizeof cmd, "mkdir -p %s && cp %s %s/ca.pem && openssl rehash %s >/dev/null 2>&1",
+             dir, certs.cert, dir, dir);
+    CHECK_EQ_INT(system(cmd), 0);
+    wsc_err err;
+    wsc_client_config cfg = {.ca_path = dir};
+    wsc_client *c = open_tls("localhost", peer.port, &cfg, &err);
+    if (!c)
+        fprintf(stderr, "  %s\n", err.message);
+    EXPECT(c != NULL);
+    if (c) {
+        echo_once(c, "via a CA directory");
+        wsc_client_close(c, 0, NULL);
+        wsc_client_free(c);
+    }
+    wsc_ca_store *store = wsc_ca_store_new(NULL, dir, &err);
+    EXPECT(store != NULL);
+    if (store) {
+        wsc_client_config c2 = {.ca_store = store};
+        c = open_tls("localhost", peer.port, &c2, &err);
+        EXPECT(c != NULL);
+        if (c) {
+            echo_once(c, "via a CA directory store");
+            wsc_client_close(c, 0, NULL);
+            wsc_client_free(c);
+        }
+        wsc_ca_store_free(store);
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    EXPECT_EQ_INT(system(cmd), 0);
+}

@@ -16,6 +16,7 @@ Every message is echoed as it came (text or binary), except text commands starti
     !headers          the request's headers as text, "name: value" lines
     !path             the request path
     !subprotocol      the negotiated subprotocol ("" if none)
+    !sni              the TLS server name the client sent ("" if none)
 The path /status/NNN answers the upgrade with HTTP status NNN instead of 101.
 """
 import asyncio
@@ -28,6 +29,7 @@ import websockets
 from websockets.datastructures import Headers
 
 HARD_LIMIT_SECONDS = 300
+SNI = {}  # id of the SSL object -> server name it announced
 
 
 def pattern(size):
@@ -83,6 +85,9 @@ async def command(ws, msg):
         await ws.send(ws.path)
     elif cmd == "!subprotocol":
         await ws.send(ws.subprotocol or "")
+    elif cmd == "!sni":
+        ssl_object = ws.transport.get_extra_info("ssl_object")
+        await ws.send(SNI.get(id(ssl_object)) or "")
     else:
         await ws.send("unknown command")
 
@@ -99,6 +104,7 @@ async def main():
     if len(sys.argv) >= 4 and sys.argv[1] == "--tls":
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+        ctx.sni_callback = lambda obj, name, c: SNI.__setitem__(id(obj), name) or None
         if sys.argv[4:] == ["tls12"]:
             ctx.maximum_version = ssl.TLSVersion.TLSv1_2
     stop = asyncio.get_running_loop().create_future()
