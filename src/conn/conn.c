@@ -81,10 +81,26 @@ void wsc__conn_request(wsc_conn *c, uint32_t bits)
     wsc_conn *head = atomic_load_explicit(&w->inbox, memory_order_relaxed);
     do {
         c->inbox_next = head;
-    } while (!atomic_compare_exchange_weak_explicit(&w->inbox, &head, c, memory_order_release,
+    } while (!atomic_compare_exchange_weak_explicit(&w->inbox, &head, c, memory_order_seq_cst,
                                                     memory_order_relaxed));
-    if (!head)
+    /* A busy loop finds the entry at the end of its iteration: only a sleeping one needs the
+       wake-up write (one syscall saved per message under load). Pairs with wsc__wctx_may_sleep:
+       the loop publishes `sleeping` then looks at the inbox, we publish the entry then look at
+       `sleeping` (both sequentially consistent), so one of us sees the other. The exchange makes
+       one poster of many pay for the write. */
+    if (atomic_load_explicit(&w->sleeping, memory_order_seq_cst) &&
+        atomic_exchange_explicit(&w->sleeping, 0, memory_order_seq_cst))
         wsc__wakefd_signal(w->wake_fd);
+}
+
+bool wsc__wctx_may_sleep(wsc__wctx *w)
+{
+    atomic_store_explicit(&w->sleeping, 1, memory_order_seq_cst);
+    if (atomic_load_explicit(&w->inbox, memory_order_seq_cst)) {
+        atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
+        return false;
+    }
+    return true;
 }
 
 void wsc__conn_set_deadline(wsc_conn *c, unsigned seconds)
@@ -320,9 +336,12 @@ void wsc__wctx_bury(wsc__wctx *w)
     }
 }
 
-void wsc__wctx_inbox(wsc__wctx *w)
+void wsc__wctx_inbox(wsc__wctx *w, bool drain)
 {
-    wsc__wakefd_drain(w->wake_fd);
+    if (drain)
+        wsc__wakefd_drain(w->wake_fd);
+    if (!atomic_load_explicit(&w->inbox, memory_order_relaxed))
+        return;
     wsc_conn *list = atomic_exchange_explicit(&w->inbox, NULL, memory_order_acquire);
     wsc_conn *fifo = NULL;
     /* The inbox is a stack: reverse it so requests are served in arrival order. */
@@ -353,6 +372,7 @@ int wsc__wctx_init(wsc__wctx *w, wsc__ctx *ctx, bool blocking, size_t rbuf_size,
     w->poll_fd = -1;
     w->deferred_fd = -1;
     atomic_init(&w->inbox, NULL);
+    atomic_init(&w->sleeping, 0);
     w->rbuf_cap = rbuf_size;
     w->rbuf = malloc(rbuf_size);
     w->obuf_cap = obuf_size;

@@ -96,7 +96,10 @@ enum {
     WSC__JOB_PING,
     WSC__JOB_PONG,
     WSC__JOB_CLOSE_FRAME,
-    WSC__JOB_CLOSE
+    WSC__JOB_CLOSE,
+    /* left for the loop by a pool thread that ran ahead (wsc__conn_run_pool_job) */
+    WSC__JOB_PEER_CLOSE, /* the peer's close frame: job_code, job_data/len */
+    WSC__JOB_FAIL        /* fail the connection with job_code */
 };
 
 /* inbox requests (bits of `req`) */
@@ -135,6 +138,7 @@ struct wsc_conn {
     wsc__buf msg; /* a message that spans reads, msg_len bytes so far */
     size_t msg_len;
     uint32_t span_off, span_len; /* this loop iteration's inline writes, in the loop's obuf */
+    uint32_t frame_rest;         /* payload bytes the current data frame still declares */
 };
 
 /* A loop context: an epoll worker, or one blocking-mode connection thread. [loop] */
@@ -159,6 +163,7 @@ typedef struct wsc__wctx {
     size_t ndeadlines; /* connections with a deadline (0: no timer sweep needed) */
     wsc_conn *grave;   /* finished connections, unreferenced at the end of the iteration */
     _Atomic(wsc_conn *) inbox;
+    _Atomic int sleeping; /* the loop is (about to be) blocked in the poller: posts must wake it */
     int wake_fd;
     int poll_fd;       /* the poller's descriptor (for removal), -1 in blocking mode */
     bool defer_close;  /* blocking mode: the thread closes the socket itself, after it unregistered */
@@ -206,6 +211,10 @@ bool wsc__conn_retry_stalled(wsc_conn *c);
 /* Runs the pending job's callbacks (pool thread, or the loop for inline handlers), then resets
  * arena. The job's payload stays valid throughout. */
 void wsc__conn_run_job(wsc_conn *c, wsc_arena *arena);
+/* The handler pool's entry: runs the job, then the callbacks of further complete messages that
+ * were already read, while nothing needs the loop; this thread's writes to c are gathered and sent
+ * once at the end. */
+void wsc__conn_run_pool_job(wsc_conn *c, wsc_arena *arena);
 
 /* ---- writing (conn_write.c) ---- */
 
@@ -228,6 +237,11 @@ bool wsc__conn_send_close(wsc_conn *c, unsigned code, const char *reason, size_t
 size_t wsc__conn_queued(wsc_conn *c);
 /* After a close frame or an error response: shuts the write side once the queue is empty. */
 void wsc__conn_shut_if_drained(wsc_conn *c);
+/* Pool threads: gathers this thread's writes to c (the connection whose callbacks it runs) until
+ * batch_end sends them with one system call. batch_free releases the thread's buffer. */
+void wsc__batch_begin(wsc_conn *c);
+void wsc__batch_end(wsc_conn *c);
+void wsc__batch_free(void);
 
 /* ---- loop helpers used by conn code, implemented by the owner of the loop ---- */
 
@@ -250,7 +264,10 @@ bool wsc__wctx_flush_list(wsc__wctx *w, wsc_conn *c);
 void wsc__wctx_remove(wsc__wctx *w, wsc_conn *c);
 /* Drops the loop's reference to every connection forgotten in this iteration. */
 void wsc__wctx_bury(wsc__wctx *w);
-/* Serves the inbox (pool callbacks that returned, closes from other threads). */
-void wsc__wctx_inbox(wsc__wctx *w);
+/* Serves the inbox (pool callbacks that returned, closes from other threads). drain: the wake-up
+   descriptor fired and must be read. */
+void wsc__wctx_inbox(wsc__wctx *w, bool drain);
+/* Before blocking in the poller: returns false (do not block) when the inbox has entries. */
+bool wsc__wctx_may_sleep(wsc__wctx *w);
 
 #endif

@@ -23,9 +23,11 @@
 #include "util/log.h"
 
 enum {
+    RUN_AHEAD_MAX = 64,    /* messages a pool thread handles per hand-off */
     READS_PER_WAKE = 8,    /* then other connections get a turn (fairness) */
-    MSG_TAIL_MIN = 4096,   /* read into a message's tail only with at least this much room... */
-    MSG_TAIL_GROW = 65536, /* ...growing it by this much (capped by max_message_size) */
+    MSG_TAIL_MIN = 4096,   /* read into a message's tail only with at least this much room */
+    MSG_AHEAD_MIN = 65536, /* a message buffer may be this far ahead of the bytes received... */
+    MSG_AHEAD_FACTOR = 8,  /* ...or this many times what arrived */
 };
 
 /* Where the bytes being parsed live. */
@@ -90,6 +92,9 @@ static void fail(wsc_conn *c, unsigned code)
     }
 }
 
+static bool on_peer_close(wsc_conn *c, unsigned code, uint8_t *p, size_t n, uint8_t *base,
+                          size_t *pos, size_t len, int region);
+
 /* The loop's part after a callback (inline, or the pool's DONE). */
 static void after_job(wsc_conn *c)
 {
@@ -127,6 +132,18 @@ static void after_job(wsc_conn *c)
         c->state = WSC__ST_DONE;
         wsc__wctx_remove(c->w, c);
         return;
+    case WSC__JOB_PEER_CLOSE:
+        /* Met by a pool thread running ahead (wsc__conn_run_pool_job): the loop's business. */
+        if (c->state == WSC__ST_OPEN || c->state == WSC__ST_CLOSING) {
+            size_t pos = c->in_off;
+            on_peer_close(c, c->job_code, c->job_data, c->job_len, c->in.data, &pos, c->in_len,
+                          R_IN);
+        }
+        break;
+    case WSC__JOB_FAIL:
+        if (c->state == WSC__ST_OPEN || c->state == WSC__ST_CLOSING)
+            fail(c, c->job_code);
+        break;
     default:
         break;
     }
@@ -186,10 +203,78 @@ static bool job_in_place(wsc_conn *c, unsigned job, uint8_t *p, size_t n, uint8_
     return dispatch(c);
 }
 
-static bool on_data(wsc_conn *c, const wsc__event *ev, uint8_t *base, size_t *pos, size_t len,
-                    int region)
+/* Payload length declared by the frame header at h (already validated by the reader). */
+static uint64_t header_payload_len(const uint8_t *h)
 {
-    wsc__buffers *b = c->w->ctx->bufs;
+    unsigned l7 = h[1] & 0x7fu;
+    uint64_t n = 0;
+    if (l7 < 126)
+        return l7;
+    for (int i = 0, k = l7 == 126 ? 2 : 8; i < k; i++)
+        n = n << 8 | h[2 + i];
+    return n;
+}
+
+/* Makes room in `msg` for at least need bytes. Sized ahead of the bytes, to what the frame
+   declares, so that a large message is not copied again and again as it grows; but never more than
+   MSG_AHEAD_FACTOR times what arrived (or MSG_AHEAD_MIN): a peer that declares a large frame and
+   sends little cannot make us hold much more than it sent (STYLE: grow as bytes arrive). */
+static bool msg_reserve(wsc_conn *c, size_t need)
+{
+    const wsc__ctx *x = c->w->ctx;
+    size_t want = c->msg_len + c->frame_rest;
+    size_t ahead = c->msg_len > MSG_AHEAD_MIN / MSG_AHEAD_FACTOR ? c->msg_len * MSG_AHEAD_FACTOR
+                                                                  : MSG_AHEAD_MIN;
+    if (want > ahead)
+        want = ahead;
+    if (want > x->max_message)
+        want = x->max_message;
+    if (want < need)
+        want = need;
+    if (c->msg.data && c->msg.cap >= want)
+        return true;
+    return wsc__buffers_grow(x->bufs, &c->msg, want, c->msg_len) == 0;
+}
+
+/* Keeps frame_rest (the current frame's declared payload still to come) up to date. */
+static void track_frame(wsc_conn *c, const wsc__event *ev, size_t used)
+{
+    if (used > ev->len) /* this chunk starts a frame: its header precedes the payload */
+        c->frame_rest = (uint32_t)(header_payload_len(ev->data - (used - ev->len)) - ev->len);
+    else
+        c->frame_rest -= (uint32_t)ev->len;
+}
+
+/* Appends a chunk of a message that spans frames or reads. Only the connection's current owner
+   (the loop, or the pool thread running its callback) calls it. False when out of memory. */
+static bool append_chunk(wsc_conn *c, const wsc__event *ev, bool in_msg_tail)
+{
+    if (!ev->len)
+        return true;
+    uint8_t *dst = c->msg.data ? c->msg.data + c->msg_len : NULL;
+    if (dst != ev->data) {
+        /* In the message's own tail the chunk fits (it was read there); elsewhere grow as the
+           bytes arrive, never by what the peer merely declares. */
+        if (!in_msg_tail && !msg_reserve(c, c->msg_len + ev->len))
+            return false;
+        memmove(c->msg.data + c->msg_len, ev->data, ev->len);
+    }
+    c->msg_len += ev->len;
+    return true;
+}
+
+static void msg_job(wsc_conn *c, unsigned opcode)
+{
+    c->job = WSC__JOB_MSG;
+    c->job_code = (uint16_t)opcode;
+    c->job_data = c->msg.data ? c->msg.data : empty_payload;
+    c->job_len = c->msg_len;
+}
+
+static bool on_data(wsc_conn *c, const wsc__event *ev, size_t used, uint8_t *base, size_t *pos,
+                    size_t len, int region)
+{
+    track_frame(c, ev, used);
     if (c->state == WSC__ST_CLOSING) {
         /* After our close frame, data is not delivered (section 1.4: the closing endpoint discards
            what arrives until the peer's close). */
@@ -200,26 +285,13 @@ static bool on_data(wsc_conn *c, const wsc__event *ev, uint8_t *base, size_t *po
         c->job_code = (uint16_t)ev->opcode;
         return job_in_place(c, WSC__JOB_MSG, ev->data, ev->len, base, pos, len, region);
     }
-    if (ev->len) {
-        uint8_t *dst = c->msg.data ? c->msg.data + c->msg_len : NULL;
-        if (dst != ev->data) {
-            /* In the message's own tail the chunk fits (it was read there); elsewhere grow as the
-               bytes arrive, never by what the peer merely declares. */
-            if (region != R_MSG &&
-                wsc__buffers_grow(b, &c->msg, c->msg_len + ev->len, c->msg_len) != 0) {
-                fail(c, WSC_CLOSE_INTERNAL);
-                return false;
-            }
-            memmove(c->msg.data + c->msg_len, ev->data, ev->len);
-        }
-        c->msg_len += ev->len;
+    if (!append_chunk(c, ev, region == R_MSG)) {
+        fail(c, WSC_CLOSE_INTERNAL);
+        return false;
     }
     if (!ev->last)
         return true;
-    c->job = WSC__JOB_MSG;
-    c->job_code = (uint16_t)ev->opcode;
-    c->job_data = c->msg.data ? c->msg.data : empty_payload;
-    c->job_len = c->msg_len;
+    msg_job(c, ev->opcode);
     if (c->w->ctx->submit) {
         /* The message is in `msg`; what follows it in this region moves to `in`. */
         if (!keep_rest(c, base, *pos, len, region)) {
@@ -230,6 +302,29 @@ static bool on_data(wsc_conn *c, const wsc__event *ev, uint8_t *base, size_t *po
             *pos = len;
     }
     return dispatch(c);
+}
+
+/* The peer's close frame (payload p[0..n), already validated). */
+static bool on_peer_close(wsc_conn *c, unsigned code, uint8_t *p, size_t n, uint8_t *base,
+                          size_t *pos, size_t len, int region)
+{
+    c->flags |= WSC__F_PEER_CLOSED;
+    if (c->state == WSC__ST_CLOSING || !c->w->ctx->h.client_close) {
+        /* Section 5.5.1: answer with a close frame echoing the code (none when the peer sent
+           none), unless ours went out first; then the server closes TCP (7.1.1). */
+        if (c->state == WSC__ST_OPEN)
+            wsc__conn_send_close(c, code, NULL, 0);
+        c->state = WSC__ST_DRAIN;
+        wsc__conn_set_deadline(c, WSC__CLOSE_TIMEOUT_S);
+        if (c->msg.data) {
+            c->msg_len = 0;
+            wsc__buffers_put(c->w->ctx->bufs, &c->msg);
+        }
+        return false;
+    }
+    c->job_code = (uint16_t)code;
+    wsc__conn_set_deadline(c, WSC__CLOSE_TIMEOUT_S);
+    return job_in_place(c, WSC__JOB_CLOSE_FRAME, p, n, base, pos, len, region);
 }
 
 static bool on_control(wsc_conn *c, const wsc__event *ev, uint8_t *base, size_t *pos, size_t len,
@@ -250,23 +345,7 @@ static bool on_control(wsc_conn *c, const wsc__event *ev, uint8_t *base, size_t 
             return true;
         return job_in_place(c, WSC__JOB_PONG, ev->data, ev->len, base, pos, len, region);
     case WSC__OP_CLOSE:
-        c->flags |= WSC__F_PEER_CLOSED;
-        if (c->state == WSC__ST_CLOSING || !h->client_close) {
-            /* Section 5.5.1: answer with a close frame echoing the code (none when the peer sent
-               none), unless ours went out first; then the server closes TCP (7.1.1). */
-            if (c->state == WSC__ST_OPEN)
-                wsc__conn_send_close(c, ev->close_code, NULL, 0);
-            c->state = WSC__ST_DRAIN;
-            wsc__conn_set_deadline(c, WSC__CLOSE_TIMEOUT_S);
-            if (c->msg.data) {
-                c->msg_len = 0;
-                wsc__buffers_put(c->w->ctx->bufs, &c->msg);
-            }
-            return false;
-        }
-        c->job_code = (uint16_t)ev->close_code;
-        wsc__conn_set_deadline(c, WSC__CLOSE_TIMEOUT_S);
-        return job_in_place(c, WSC__JOB_CLOSE_FRAME, ev->data, ev->len, base, pos, len, region);
+        return on_peer_close(c, ev->close_code, ev->data, ev->len, base, pos, len, region);
     default:
         return true;
     }
@@ -285,7 +364,7 @@ static void parse(wsc_conn *c, uint8_t *base, size_t pos, size_t len, int region
             return;
         }
         pos += used;
-        bool go_on = ev.kind == WSC__EV_DATA ? on_data(c, &ev, base, &pos, len, region)
+        bool go_on = ev.kind == WSC__EV_DATA ? on_data(c, &ev, used, base, &pos, len, region)
                                              : on_control(c, &ev, base, &pos, len, region);
         if (!go_on)
             break;
@@ -378,7 +457,6 @@ static bool can_read(const wsc_conn *c)
 static bool read_once(wsc_conn *c)
 {
     wsc__wctx *w = c->w;
-    const wsc__ctx *x = w->ctx;
     uint8_t *dst;
     size_t cap, pre = 0;
     int region;
@@ -388,14 +466,9 @@ static bool read_once(wsc_conn *c)
         cap = w->rbuf_cap;
         region = -1;
     } else if (c->msg.data && c->in_off == c->in_len && wsc__reader_in_message(&c->rd) &&
-               (c->msg.cap - c->msg_len >= MSG_TAIL_MIN ||
-                (c->msg.cap < x->max_message &&
-                 wsc__buffers_grow(x->bufs, &c->msg,
-                                   c->msg_len + MSG_TAIL_GROW < x->max_message
-                                       ? c->msg_len + MSG_TAIL_GROW
-                                       : (size_t)x->max_message,
-                                   c->msg_len) == 0 &&
-                 c->msg.cap - c->msg_len >= MSG_TAIL_MIN))) {
+               c->frame_rest >= MSG_TAIL_MIN &&
+               msg_reserve(c, c->msg_len + MSG_TAIL_MIN)) {
+        /* The rest of a large frame goes straight to its place in the message. */
         dst = c->msg.data + c->msg_len;
         cap = c->msg.cap - c->msg_len;
         region = R_MSG;
@@ -536,6 +609,80 @@ static void run_init(wsc_conn *c, const wsc__ctx *x)
     wsc__lock_acquire(&c->lock);
     atomic_store_explicit(&c->wstate, WSC__W_CLOSING, memory_order_release);
     wsc__lock_release(&c->lock);
+}
+
+/* Pool thread, connection BUSY: the parse state belongs to this thread until DONE. Handles what
+   needs no loop (complete messages, pings, pongs) and leaves the rest: bytes still to read, an
+   error (the reader repeats it to the loop), the peer's close (recorded as a job). */
+static void run_ahead(wsc_conn *c, wsc_arena *arena)
+{
+    const wsc_handler *h = &c->w->ctx->h;
+    for (int budget = RUN_AHEAD_MAX; budget > 0;) {
+        if (c->job == WSC__JOB_MSG && c->job_data == c->msg.data)
+            c->msg_len = 0; /* what the loop's after_job would do */
+        c->job = WSC__JOB_NONE;
+        if (atomic_load_explicit(&c->wstate, memory_order_acquire) != WSC__W_OPEN ||
+            c->in_off == c->in_len)
+            return;
+        wsc__event ev;
+        size_t used =
+            wsc__reader_next(&c->rd, c->in.data + c->in_off, c->in_len - c->in_off, &ev);
+        if (ev.kind == WSC__EV_NEED_MORE || ev.kind == WSC__EV_ERROR)
+            return;
+        c->in_off += (uint32_t)used;
+        if (ev.kind == WSC__EV_DATA) {
+            track_frame(c, &ev, used);
+            if (ev.first && ev.last) {
+                c->job = WSC__JOB_MSG;
+                c->job_code = (uint16_t)ev.opcode;
+                c->job_data = ev.len ? ev.data : empty_payload;
+                c->job_len = ev.len;
+            } else {
+                if (!append_chunk(c, &ev, false)) {
+                    c->job = WSC__JOB_FAIL;
+                    c->job_code = WSC_CLOSE_INTERNAL;
+                    return;
+                }
+                if (!ev.last)
+                    continue;
+                msg_job(c, ev.opcode);
+            }
+        } else if (ev.opcode == WSC__OP_PING) {
+            if (!h->client_ping) {
+                wsc_conn_pong(c, ev.data, ev.len);
+                continue;
+            }
+            c->job = WSC__JOB_PING;
+        } else if (ev.opcode == WSC__OP_PONG) {
+            if (!h->client_pong)
+                continue;
+            c->job = WSC__JOB_PONG;
+        } else {
+            c->job = WSC__JOB_PEER_CLOSE;
+            c->job_code = (uint16_t)ev.close_code;
+        }
+        if (ev.kind == WSC__EV_CONTROL) {
+            c->job_data = ev.len ? ev.data : empty_payload;
+            c->job_len = ev.len;
+            if (c->job == WSC__JOB_PEER_CLOSE)
+                return;
+        }
+        wsc__conn_run_job(c, arena);
+        budget--;
+    }
+}
+
+void wsc__conn_run_pool_job(wsc_conn *c, wsc_arena *arena)
+{
+    bool ahead = c->job == WSC__JOB_MSG || c->job == WSC__JOB_PING || c->job == WSC__JOB_PONG;
+    if (!ahead) {
+        wsc__conn_run_job(c, arena);
+        return;
+    }
+    wsc__batch_begin(c);
+    wsc__conn_run_job(c, arena);
+    run_ahead(c, arena);
+    wsc__batch_end(c);
 }
 
 void wsc__conn_run_job(wsc_conn *c, wsc_arena *arena)

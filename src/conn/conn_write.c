@@ -14,6 +14,7 @@
 #include "conn/conn.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -21,7 +22,14 @@
 #include "proto/frame.h"
 #include "proto/utf8.h"
 
-enum { IOV_MAX_LOCAL = 4 };
+enum { IOV_MAX_LOCAL = 4, BATCH_CAP = 65536 };
+
+/* A pool thread's gathered writes to the connection whose callbacks it runs (see batch_begin). */
+static _Thread_local struct {
+    wsc_conn *c;
+    uint8_t *buf;
+    size_t len;
+} tl_batch;
 
 static bool on_loop(const wsc_conn *c)
 {
@@ -250,25 +258,72 @@ static int span_append(wsc_conn *c, const uint8_t *hdr, size_t hl, const void *d
     return 0;
 }
 
-static int write_bytes(wsc_conn *c, const uint8_t *hdr, size_t hl, const void *data, size_t len)
+/* Sends pre[0..npre) (this thread's gathered frames, if any) then hdr and data, under the lock. */
+static int send_locked(wsc_conn *c, bool mine, const uint8_t *hdr, size_t hl, const void *data,
+                       size_t len)
 {
-    bool ovf = false, mine;
-    if (atomic_load_explicit(&c->wstate, memory_order_acquire) != WSC__W_OPEN)
-        return WSC_ECLOSED;
-    mine = on_loop(c);
-    if (mine && hl + len <= WSC__SPAN_FRAME_MAX && c->state != WSC__ST_HS)
-        return span_append(c, hdr, hl, data, len);
-    struct iovec iov[2] = {{(void *)hdr, hl}, {(void *)data, len}};
+    struct iovec iov[3];
+    int n = 0;
+    bool ovf = false, batch = tl_batch.c == c && tl_batch.len;
+    if (batch)
+        iov[n++] = (struct iovec){tl_batch.buf, tl_batch.len};
+    iov[n++] = (struct iovec){(void *)hdr, hl};
+    iov[n++] = (struct iovec){(void *)data, len};
     wsc__lock_acquire(&c->lock);
     int rc = WSC_ECLOSED;
     if (atomic_load_explicit(&c->wstate, memory_order_relaxed) == WSC__W_OPEN)
-        rc = wsc__conn_out_locked(c, mine, iov, 2, false, &ovf);
+        rc = wsc__conn_out_locked(c, mine, iov, n, false, &ovf);
     if (ovf)
         overflow_locked(c);
     wsc__lock_release(&c->lock);
+    if (batch)
+        tl_batch.len = 0;
     if (ovf)
         after_close(c);
     return rc;
+}
+
+static int write_bytes(wsc_conn *c, const uint8_t *hdr, size_t hl, const void *data, size_t len)
+{
+    if (atomic_load_explicit(&c->wstate, memory_order_acquire) != WSC__W_OPEN)
+        return WSC_ECLOSED;
+    bool mine = on_loop(c);
+    if (mine && hl + len <= WSC__SPAN_FRAME_MAX && c->state != WSC__ST_HS)
+        return span_append(c, hdr, hl, data, len);
+    if (tl_batch.c == c && hl + len <= WSC__SPAN_FRAME_MAX) {
+        if (BATCH_CAP - tl_batch.len < hl + len)
+            send_locked(c, false, NULL, 0, NULL, 0);
+        memcpy(tl_batch.buf + tl_batch.len, hdr, hl);
+        if (len)
+            memcpy(tl_batch.buf + tl_batch.len + hl, data, len);
+        tl_batch.len += hl + len;
+        return 0;
+    }
+    return send_locked(c, mine, hdr, hl, data, len);
+}
+
+void wsc__batch_begin(wsc_conn *c)
+{
+    if (!tl_batch.buf && !(tl_batch.buf = malloc(BATCH_CAP)))
+        return; /* no batching: every write goes out at once */
+    tl_batch.c = c;
+    tl_batch.len = 0;
+}
+
+void wsc__batch_end(wsc_conn *c)
+{
+    if (tl_batch.c != c)
+        return;
+    if (tl_batch.len)
+        send_locked(c, false, NULL, 0, NULL, 0);
+    tl_batch.c = NULL;
+}
+
+void wsc__batch_free(void)
+{
+    free(tl_batch.buf);
+    tl_batch.buf = NULL;
+    tl_batch.c = NULL;
 }
 
 int wsc__conn_send_raw(wsc_conn *c, const void *data, size_t len)
@@ -322,9 +377,13 @@ bool wsc__conn_send_close(wsc_conn *c, unsigned code, const char *reason, size_t
         return false;
     }
     atomic_store_explicit(&c->wstate, WSC__W_CLOSING, memory_order_release);
-    /* Inline writes made before the close on this thread go out first. */
-    wsc__conn_out_locked(c, on_loop(c), &v, 1, true, NULL);
+    /* Writes this thread made before the close (a span, a batch) go out first. */
+    struct iovec iov[2] = {{tl_batch.buf, tl_batch.len}, v};
+    bool batch = tl_batch.c == c && tl_batch.len;
+    wsc__conn_out_locked(c, on_loop(c), batch ? iov : iov + 1, batch ? 2 : 1, true, NULL);
     wsc__lock_release(&c->lock);
+    if (batch)
+        tl_batch.len = 0;
     after_close(c);
     return true;
 }

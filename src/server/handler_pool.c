@@ -93,11 +93,12 @@ static void *run(void *arg)
         pthread_mutex_unlock(&p->mu);
         if (unstall && p->unstall)
             p->unstall(p->arg);
-        wsc__conn_run_job(c, &arena);
+        wsc__conn_run_pool_job(c, &arena);
         /* Publishes the callback's effects to the connection's worker (release in the inbox). */
         wsc__conn_request(c, WSC__REQ_DONE);
     }
     wsc__arena_destroy(&arena);
+    wsc__batch_free();
     return NULL;
 }
 

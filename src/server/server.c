@@ -126,7 +126,7 @@ out:
     if (s->pool)
         wsc__hpool_stop(s->pool);
     for (unsigned i = 0; i < s->nworkers; i++) {
-        wsc__wctx_inbox(&s->workers[i].w);
+        wsc__wctx_inbox(&s->workers[i].w, false);
         wsc__wctx_bury(&s->workers[i].w);
         wsc__worker_destroy(&s->workers[i]);
     }

@@ -76,6 +76,7 @@ void wsc__worker_destroy(wsc__worker *wk)
 
 void wsc__worker_kick(wsc__worker *wk)
 {
+    /* Rare (a full backlog freed up): always write, and the loop retries its stalled jobs. */
     wsc__wakefd_signal(wk->w.wake_fd);
 }
 
@@ -200,7 +201,10 @@ void *wsc__worker_main(void *arg)
             timeout = 0;
         else if (w->ndeadlines || w->stopping)
             timeout = 1000;
+        if (timeout != 0 && !wsc__wctx_may_sleep(w))
+            timeout = 0;
         int n = wsc__poller_wait(&wk->poller, ev, WSC__POLLER_BATCH, timeout);
+        atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
         w->now = coarse_now();
         bool inbox = false;
         for (int i = 0; i < n; i++) {
@@ -225,11 +229,10 @@ void *wsc__worker_main(void *arg)
                     wsc__conn_on_readable(c);
             }
         }
-        if (inbox) {
-            wsc__wctx_inbox(w);
-            if (w->nstall)
-                retry_stalled(w);
-        }
+        /* Pool callbacks that returned while we were busy need no wake-up: look every time. */
+        wsc__wctx_inbox(w, inbox);
+        if (inbox && w->nstall)
+            retry_stalled(w);
         run_ready(w);
         if (w->now != last_sweep && w->ndeadlines) {
             last_sweep = w->now;
@@ -242,7 +245,7 @@ void *wsc__worker_main(void *arg)
     }
     /* Pool callbacks of this worker have all returned (nconns counts connections until their
        close callback is done); their last inbox entries may remain. */
-    wsc__wctx_inbox(w);
+    wsc__wctx_inbox(w, false);
     wsc__wctx_bury(w);
     wsc__tl_wctx = NULL;
     return NULL;
