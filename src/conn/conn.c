@@ -133,10 +133,18 @@ static void release_buffers(wsc_conn *c)
     wsc__buffers_put(b, &c->msg);
     c->in_off = c->in_len = 0;
     c->msg_len = 0;
-    if (c->hs) {
+    wsc__conn_drop_hs(c);
+}
+
+void wsc__conn_drop_hs(wsc_conn *c)
+{
+    if (!c->hs)
+        return;
+    if (c->hs == c->w->scratch)
+        wsc__hs_reset(c->w->ctx->hs_pool, c->hs);
+    else
         wsc__hs_release(c->w->ctx->hs_pool, c->hs);
-        c->hs = NULL;
-    }
+    c->hs = NULL;
 }
 
 static void done(wsc_conn *c)
@@ -383,6 +391,11 @@ int wsc__wctx_init(wsc__wctx *w, wsc__ctx *ctx, bool blocking, size_t rbuf_size,
         return WSC_ENOMEM;
     }
     wsc__arena_init(&w->arena, arena_size);
+    if (ctx->hs_pool && !ctx->submit && !(w->scratch = wsc__hs_scratch_new(ctx->hs_pool))) {
+        free(w->rbuf);
+        free(w->obuf);
+        return WSC_ENOMEM;
+    }
     return 0;
 }
 
@@ -395,5 +408,7 @@ void wsc__wctx_destroy(wsc__wctx *w)
     free(w->conns);
     free(w->stall);
     wsc__arena_destroy(&w->arena);
+    wsc__hs_scratch_free(w->scratch);
+    w->scratch = NULL;
     w->rbuf = w->obuf = NULL;
 }

@@ -169,6 +169,7 @@ typedef struct wsc__wctx {
     bool defer_close;  /* blocking mode: the thread closes the socket itself, after it unregistered */
     int deferred_fd;
     wsc_arena arena;   /* inline callbacks */
+    wsc_handshake *scratch; /* inline callbacks: requests that arrive whole are parsed in rbuf */
 } wsc__wctx;
 
 /* The loop context of the calling thread (NULL on other threads): writes made on a connection's own
@@ -262,6 +263,8 @@ bool wsc__wctx_stall(wsc__wctx *w, wsc_conn *c);
 bool wsc__wctx_flush_list(wsc__wctx *w, wsc_conn *c);
 /* Forgets c (after its close callback, or at once when none is owed). */
 void wsc__wctx_remove(wsc__wctx *w, wsc_conn *c);
+/* Gives back a connection's handshake object (the loop's scratch one is only reset). */
+void wsc__conn_drop_hs(wsc_conn *c);
 /* Drops the loop's reference to every connection forgotten in this iteration. */
 void wsc__wctx_bury(wsc__wctx *w);
 /* Serves the inbox (pool callbacks that returned, closes from other threads). drain: the wake-up

@@ -39,11 +39,8 @@ void wsc__hs_pool_free(wsc__hs_pool *p)
     free(p);
 }
 
-wsc_handshake *wsc__hs_acquire(wsc__hs_pool *p)
+static wsc_handshake *setup(wsc__hs_pool *p, uint8_t *mem)
 {
-    uint8_t *mem = wsc__pool_get(p->pool);
-    if (!mem && !(mem = malloc(p->obj_size)))
-        return NULL;
     wsc_handshake *hs = (wsc_handshake *)mem;
     memset(hs, 0, sizeof *hs);
     mem += align16(sizeof *hs);
@@ -54,18 +51,52 @@ wsc_handshake *wsc__hs_acquire(wsc__hs_pool *p)
     hs->buf = (char *)mem;
     hs->cap = p->max_size;
     hs->max_res = p->max_res;
+    hs->fd = -1;
     wsc__http_request_init(&hs->req, p->max_size, hs->headers, p->max_headers);
     return hs;
+}
+
+wsc_handshake *wsc__hs_acquire(wsc__hs_pool *p)
+{
+    uint8_t *mem = wsc__pool_get(p->pool);
+    if (!mem && !(mem = malloc(p->obj_size)))
+        return NULL;
+    return setup(p, mem);
+}
+
+wsc_handshake *wsc__hs_scratch_new(wsc__hs_pool *p)
+{
+    uint8_t *mem = malloc(p->obj_size);
+    return mem ? setup(p, mem) : NULL;
+}
+
+static void drop_response_headers(wsc_handshake *hs)
+{
+    for (size_t i = 0; i < hs->nres; i++) {
+        free((char *)hs->res[i].name);
+        free((char *)hs->res[i].value);
+    }
+    hs->nres = 0;
+}
+
+void wsc__hs_reset(wsc__hs_pool *p, wsc_handshake *hs)
+{
+    drop_response_headers(hs);
+    setup(p, (uint8_t *)hs);
+}
+
+void wsc__hs_scratch_free(wsc_handshake *hs)
+{
+    if (hs)
+        drop_response_headers(hs);
+    free(hs);
 }
 
 void wsc__hs_release(wsc__hs_pool *p, wsc_handshake *hs)
 {
     if (!hs)
         return;
-    for (size_t i = 0; i < hs->nres; i++) {
-        free((char *)hs->res[i].name);
-        free((char *)hs->res[i].value);
-    }
+    drop_response_headers(hs);
     if (wsc__pool_owns(p->pool, hs))
         wsc__pool_put(p->pool, hs);
     else
@@ -190,6 +221,13 @@ bool wsc_handshake_header_next(const wsc_handshake *hs, size_t *iter, wsc_str *n
 
 const struct sockaddr *wsc_handshake_address(const wsc_handshake *hs, socklen_t *len)
 {
+    /* Looked up on demand: most applications never ask, and accept then copies nothing. */
+    wsc_handshake *m = (wsc_handshake *)hs;
+    if (!m->addr_len && m->fd >= 0) {
+        socklen_t n = sizeof m->addr;
+        if (getpeername(m->fd, (struct sockaddr *)&m->addr, &n) == 0)
+            m->addr_len = n;
+    }
     if (len)
         *len = hs->addr_len;
     return (const struct sockaddr *)&hs->addr;

@@ -14,6 +14,7 @@
 
 struct wsc_handshake {
     wsc__http_request req;
+    int fd;                /* the peer's address is asked for (getpeername) only when wanted */
     struct sockaddr_storage addr;
     socklen_t addr_len;
     size_t len, cap;       /* request bytes received / buffer size (handshake.max_size) */
@@ -34,6 +35,12 @@ void wsc__hs_pool_free(wsc__hs_pool *p);
 /* A ready-to-parse handshake object, or NULL when out of memory. Thread-safety: any thread. */
 wsc_handshake *wsc__hs_acquire(wsc__hs_pool *p);
 void wsc__hs_release(wsc__hs_pool *p, wsc_handshake *hs);
+/* A loop's own handshake object for requests that arrive whole in one read: they are parsed in the
+ * loop's receive buffer, and no per-connection object is needed (none is held by connections that
+ * wait for their first bytes either). reset prepares it for the next request. */
+wsc_handshake *wsc__hs_scratch_new(wsc__hs_pool *p);
+void wsc__hs_reset(wsc__hs_pool *p, wsc_handshake *hs);
+void wsc__hs_scratch_free(wsc_handshake *hs);
 
 /* Builds the answer to an accepted request: 101 with the extra headers init added. Returns a heap
  * buffer (*len bytes) or NULL. */

@@ -92,14 +92,12 @@ int wsc__listen_unix(const char *path, int *fd_out, wsc_err *err)
     return 0;
 }
 
-int wsc__accept(int lfd, bool nonblocking, struct sockaddr_storage *addr, socklen_t *addr_len)
+int wsc__accept(int lfd, bool nonblocking, bool tcp)
 {
-    *addr_len = sizeof *addr;
-    int fd = accept4(lfd, (struct sockaddr *)addr, addr_len,
-                     SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0));
+    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0));
     if (fd < 0)
         return -errno;
-    if (addr->ss_family == AF_INET || addr->ss_family == AF_INET6) {
+    if (tcp) {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }

@@ -16,9 +16,10 @@ int wsc__listen_tcp(const char *address, int port, int *fd, int *bound_port, wsc
  * an error). Returns 0 or WSC_EADDR/WSC_EIO with err filled. Thread-safety: any thread. */
 int wsc__listen_unix(const char *path, int *fd, wsc_err *err);
 
-/* Accepts one connection. nonblocking selects the accepted socket's mode; TCP sockets get
- * TCP_NODELAY (a frame goes out as soon as it is written). Returns the fd, or a negative errno
- * (-EAGAIN when none is pending). Thread-safety: any thread. */
-int wsc__accept(int lfd, bool nonblocking, struct sockaddr_storage *addr, socklen_t *addr_len);
+/* Accepts one connection. nonblocking selects the accepted socket's mode; tcp: set TCP_NODELAY (a
+ * frame goes out as soon as it is written). The peer's address is not fetched (getpeername when
+ * wanted). Returns the fd, or a negative errno (-EAGAIN when none is pending). Thread-safety: any
+ * thread. */
+int wsc__accept(int lfd, bool nonblocking, bool tcp);
 
 #endif

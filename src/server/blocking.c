@@ -17,8 +17,6 @@
 struct wsc__bconn {
     wsc_server *s;
     int fd; /* stays open until the entry leaves the live list */
-    struct sockaddr_storage addr;
-    socklen_t addr_len;
 };
 
 static uint32_t coarse_now(void)
@@ -44,19 +42,13 @@ static void unregister(wsc_server *s, struct wsc__bconn *b)
 static void serve(wsc_server *s, struct wsc__bconn *b, wsc__wctx *w)
 {
     wsc_conn *c = wsc__conn_new(w, b->fd, true);
-    wsc_handshake *hs = c ? wsc__hs_acquire(s->hs_pool) : NULL;
-    if (!hs || !wsc__wctx_add(w, c)) {
-        if (hs)
-            wsc__hs_release(s->hs_pool, hs);
+    if (!c || !wsc__wctx_add(w, c)) {
         if (c) {
             c->fd = -1; /* the thread owns the socket */
             wsc__conn_free(c);
         }
         return;
     }
-    memcpy(&hs->addr, &b->addr, sizeof hs->addr);
-    hs->addr_len = b->addr_len;
-    c->hs = hs;
     w->now = coarse_now();
     wsc__conn_set_deadline(c, s->ctx.hs_timeout);
     bool stop_seen = false;
@@ -98,15 +90,13 @@ static void *conn_main(void *arg)
     return NULL;
 }
 
-static bool spawn(wsc_server *s, int fd, const struct sockaddr_storage *ss, socklen_t len)
+static bool spawn(wsc_server *s, int fd)
 {
     struct wsc__bconn *b = calloc(1, sizeof *b);
     if (!b)
         return false;
     b->s = s;
     b->fd = fd;
-    memcpy(&b->addr, ss, sizeof *ss);
-    b->addr_len = len;
     /* A second's receive timeout: the thread looks at stop, closes and deadlines that often. */
     struct timeval tv = {.tv_sec = 1};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -151,16 +141,14 @@ int wsc__listen_blocking(wsc_server *s)
             break;
         if (!(pfd[0].revents & POLLIN))
             continue;
-        struct sockaddr_storage ss;
-        socklen_t len;
-        int fd = wsc__accept(s->listen_fd, false, &ss, &len);
+        int fd = wsc__accept(s->listen_fd, false, !s->cfg.unix_path);
         if (fd < 0) {
             if (fd != -EAGAIN && fd != -EINTR && fd != -ECONNABORTED)
                 WSC__LOG(WSC_LOG_WARN, "accept: %s", strerror(-fd));
             continue;
         }
         /* Over max_conn (or out of threads): accepted and closed at once. */
-        if (!spawn(s, fd, &ss, len))
+        if (!spawn(s, fd))
             close(fd);
     }
     /* Each thread sees the stop within a second and closes with 1001; those whose peer does not

@@ -10,6 +10,7 @@
 #include "conn/hs.h"
 #include "io/listener.h"
 #include "io/poller.h"
+#include "proto/handshake.h"
 #include "server/blocking.h"
 #include "server/config.h"
 #include "server/handler_pool.h"
@@ -60,6 +61,10 @@ wsc_server *wsc_server_new(const wsc_handler *handler, const wsc_server_config *
     x->reader_flags = c->utf8 ? WSC__READER_UTF8 : 0;
     x->hs_timeout = c->hs_timeout;
     x->keep_small = c->small_pool == 0;
+    /* OpenSSL initialises itself lazily (providers, configuration) on first use: pay that now, not
+       in the first connection's handshake, and not in every measure of per-connection memory. */
+    char accept[29];
+    wsc__accept_key("dGhlIHNhbXBsZSBub25jZQ==", 24, accept);
     return s;
 fail:
     wsc_server_free(s);
@@ -98,8 +103,8 @@ static int listen_epoll(wsc_server *s)
         return WSC_ENOMEM;
     size_t rbuf = c->small_size > RBUF_SIZE ? c->small_size : RBUF_SIZE;
     for (; s->nworkers < c->workers; s->nworkers++) {
-        rc = wsc__worker_init(&s->workers[s->nworkers], &s->ctx, s->listen_fd, s->stop_fd,
-                              c->max_conn, rbuf, c->arena_size);
+        rc = wsc__worker_init(&s->workers[s->nworkers], &s->ctx, s->listen_fd, !c->unix_path,
+                              s->stop_fd, c->max_conn, rbuf, c->arena_size);
         if (rc != 0)
             goto out;
     }

@@ -36,10 +36,11 @@ static uint32_t coarse_now(void)
     return (uint32_t)ts.tv_sec;
 }
 
-int wsc__worker_init(wsc__worker *wk, wsc__ctx *ctx, int listen_fd, int stop_fd, size_t max_conn,
-                     size_t rbuf_size, size_t arena_size)
+int wsc__worker_init(wsc__worker *wk, wsc__ctx *ctx, int listen_fd, bool tcp, int stop_fd,
+                     size_t max_conn, size_t rbuf_size, size_t arena_size)
 {
     memset(wk, 0, sizeof *wk);
+    wk->tcp = tcp;
     wk->poller.fd = -1;
     wk->listen_fd = listen_fd;
     wk->stop_fd = stop_fd;
@@ -85,9 +86,7 @@ static void accept_some(wsc__worker *wk)
     wsc__wctx *w = &wk->w;
     const wsc__ctx *x = w->ctx;
     for (int i = 0; i < ACCEPTS_PER_WAKE; i++) {
-        struct sockaddr_storage ss;
-        socklen_t len;
-        int fd = wsc__accept(wk->listen_fd, true, &ss, &len);
+        int fd = wsc__accept(wk->listen_fd, true, wk->tcp);
         if (fd < 0) {
             if (fd != -EAGAIN && fd != -EWOULDBLOCK && fd != -EINTR && fd != -ECONNABORTED)
                 WSC__LOG(WSC_LOG_WARN, "accept: %s", strerror(-fd));
@@ -100,19 +99,13 @@ static void accept_some(wsc__worker *wk)
             continue;
         }
         wsc_conn *c = wsc__conn_new(w, fd, true);
-        wsc_handshake *hs = c ? wsc__hs_acquire(x->hs_pool) : NULL;
-        if (!hs || !wsc__wctx_add(w, c)) {
-            if (hs)
-                wsc__hs_release(x->hs_pool, hs);
+        if (!c || !wsc__wctx_add(w, c)) {
             if (c)
                 wsc__conn_free(c);
             else
                 close(fd);
             continue;
         }
-        memcpy(&hs->addr, &ss, len < sizeof ss ? len : sizeof ss);
-        hs->addr_len = len;
-        c->hs = hs;
         wsc__conn_set_deadline(c, x->hs_timeout);
         if (wsc__poller_add_conn(&wk->poller, fd, c) != 0) {
             wsc__conn_finish(c);

@@ -17,13 +17,14 @@ typedef struct wsc__worker {
     int listen_fd;
     int stop_fd;
     size_t max_conn;
+    bool tcp;
     bool listening;
 } wsc__worker;
 
-/* Prepares a worker on listen_fd; stop_fd becomes readable when the server stops. Returns 0 or a
+/* Prepares a worker on listen_fd (tcp: a TCP listener, else unix); stop_fd becomes readable when the server stops. Returns 0 or a
  * WSC_E* code. */
-int wsc__worker_init(wsc__worker *wk, wsc__ctx *ctx, int listen_fd, int stop_fd, size_t max_conn,
-                     size_t rbuf_size, size_t arena_size);
+int wsc__worker_init(wsc__worker *wk, wsc__ctx *ctx, int listen_fd, bool tcp, int stop_fd,
+                     size_t max_conn, size_t rbuf_size, size_t arena_size);
 /* Runs the loop until the server stops and every connection is gone. Thread entry point. */
 void *wsc__worker_main(void *arg);
 /* Wakes the worker (any thread): it retries stalled jobs. */
