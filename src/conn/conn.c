@@ -65,32 +65,44 @@ void *wsc_conn_user(const wsc_conn *c)
     return c ? c->user : NULL;
 }
 
-void wsc__conn_request(wsc_conn *c, uint32_t bits)
+wsc__wctx *wsc__conn_post(wsc_conn *c, uint32_t bits)
 {
     wsc__wctx *w = c->w;
     /* Blocking mode has no inbox: the connection's thread wakes up at least once a second and looks
        at wstate itself. */
     if (w->blocking || w->wake_fd < 0)
-        return;
+        return NULL;
     /* Only the first request since the loop last looked pushes the connection; later ones are
        merged into `req`. Each push holds a reference, so a connection the loop already forgot stays
        valid until the loop has seen the entry. */
     if (atomic_fetch_or_explicit(&c->req, bits, memory_order_acq_rel) != 0)
-        return;
+        return NULL;
     atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
     wsc_conn *head = atomic_load_explicit(&w->inbox, memory_order_relaxed);
     do {
         c->inbox_next = head;
     } while (!atomic_compare_exchange_weak_explicit(&w->inbox, &head, c, memory_order_seq_cst,
                                                     memory_order_relaxed));
-    /* A busy loop finds the entry at the end of its iteration: only a sleeping one needs the
+    return w;
+}
+
+void wsc__wctx_wake(wsc__wctx *w)
+{
+    /* A busy loop finds its entries at the end of its iteration: only a sleeping one needs the
        wake-up write (one syscall saved per message under load). Pairs with wsc__wctx_may_sleep:
-       the loop publishes `sleeping` then looks at the inbox, we publish the entry then look at
-       `sleeping` (both sequentially consistent), so one of us sees the other. The exchange makes
-       one poster of many pay for the write. */
+       the loop publishes `sleeping` then looks at the inbox, posters publish the entry then look at
+       `sleeping` (both sequentially consistent), so one of them sees the other. The exchange makes
+       one waker of many pay for the write. */
     if (atomic_load_explicit(&w->sleeping, memory_order_seq_cst) &&
         atomic_exchange_explicit(&w->sleeping, 0, memory_order_seq_cst))
         wsc__wakefd_signal(w->wake_fd);
+}
+
+void wsc__conn_request(wsc_conn *c, uint32_t bits)
+{
+    wsc__wctx *w = wsc__conn_post(c, bits);
+    if (w)
+        wsc__wctx_wake(w);
 }
 
 bool wsc__wctx_may_sleep(wsc__wctx *w)
@@ -166,6 +178,7 @@ static void close_callback(wsc_conn *c)
     if (x->submit) {
         c->flags |= WSC__F_BUSY;
         x->submit((wsc__ctx *)x, c, true);
+        c->w->submitted = true;
         return;
     }
     wsc__conn_run_job(c, &c->w->arena);

@@ -52,6 +52,9 @@ typedef struct wsc__ctx {
     /* Hands a job to the handler pool. force: close callbacks, never refused. Returns false when
        the backlog is full (the caller stalls: back pressure). NULL: callbacks run inline. */
     bool (*submit)(struct wsc__ctx *ctx, wsc_conn *c, bool force);
+    /* Submitted jobs wait for this (once per loop iteration) to wake a handler thread: a batch of
+       jobs costs one wake-up, not one each. */
+    void (*kick)(struct wsc__ctx *ctx);
     void *pool;
 } wsc__ctx;
 
@@ -147,6 +150,7 @@ typedef struct wsc__wctx {
     bool blocking;   /* blocking sockets: every write is direct, nothing is queued */
     bool stopping;   /* no new connections; closes with 1001 */
     bool stalled;    /* a job is waiting for backlog room: no connection is read */
+    bool submitted;  /* jobs went to the pool in this iteration: kick it before sleeping */
     uint32_t now;    /* coarse monotonic seconds, refreshed once per iteration */
     uint8_t *rbuf;   /* the receive buffer shared by this loop's connections */
     size_t rbuf_cap;
@@ -188,8 +192,13 @@ void wsc__conn_finish(wsc_conn *c);
 void wsc__conn_unref(wsc_conn *c);
 /* Frees the buffers and memory of a connection nobody references. */
 void wsc__conn_free(wsc_conn *c);
-/* Posts requests to the loop's inbox (any thread). */
+/* Posts requests to the loop's inbox and wakes the loop if it sleeps (any thread). */
 void wsc__conn_request(wsc_conn *c, uint32_t bits);
+/* Posts without waking: returns the loop to pass to wsc__wctx_wake soon, or NULL when nothing was
+   pushed (already pending). For threads that post many in a row. */
+wsc__wctx *wsc__conn_post(wsc_conn *c, uint32_t bits);
+/* Wakes a loop that sleeps in its poller (any thread). */
+void wsc__wctx_wake(wsc__wctx *w);
 /* Arms or clears the loop-clock deadline. [loop] */
 void wsc__conn_set_deadline(wsc_conn *c, unsigned seconds);
 /* The timer sweep found c's deadline passed. [loop] */

@@ -165,6 +165,7 @@ static bool dispatch(wsc_conn *c)
         wsc__conn_flush_span(c);
     if (x->submit(x, c, false)) {
         c->flags |= WSC__F_BUSY;
+        c->w->submitted = true;
         return false;
     }
     /* Backlog full: this is the back pressure. The job waits here and the loop reads nothing until
@@ -619,6 +620,7 @@ bool wsc__conn_retry_stalled(wsc_conn *c)
     wsc__ctx *x = c->w->ctx;
     if (!x->submit(x, c, false))
         return false;
+    c->w->submitted = true;
     c->flags &= (uint16_t)~WSC__F_STALLED;
     c->flags |= WSC__F_BUSY;
     return true;

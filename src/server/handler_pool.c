@@ -1,5 +1,7 @@
 /* Handler pool: one mutex and condition variable around an intrusive FIFO. The mutex is held only to
- * link or unlink a connection; callbacks run outside it. */
+ * link or unlink a connection; callbacks run outside it. Wake-ups are batched both ways: a worker
+ * kicks the pool once per loop iteration, and a handler thread wakes a worker once per batch of
+ * finished jobs (or before it sleeps). */
 #include "server/handler_pool.h"
 
 #include <pthread.h>
@@ -15,6 +17,7 @@ struct wsc__hpool {
     size_t backlog;
     bool full;     /* a submit was refused since room last freed up */
     bool quit;
+    unsigned idle; /* threads waiting on cv */
     unsigned nthreads, started;
     size_t arena_size;
     void (*unstall)(void *);
@@ -60,20 +63,74 @@ bool wsc__hpool_submit(wsc__ctx *ctx, wsc_conn *c, bool force)
     else
         p->head = c;
     p->tail = c;
-    pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
     return true;
+}
+
+void wsc__hpool_kick(wsc__ctx *ctx)
+{
+    wsc__hpool *p = ctx->pool;
+    pthread_mutex_lock(&p->mu);
+    if (p->head && p->idle)
+        pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+enum { WAKE_SLOTS = 8, WAKE_EVERY = 32 };
+
+/* Loops to wake after this thread's callbacks returned: each gets one wake-up per batch of jobs
+   (and only if it sleeps), not one per message. */
+typedef struct {
+    wsc__wctx *w[WAKE_SLOTS];
+    int n, since;
+} wake_list;
+
+static void wake_all(wake_list *l)
+{
+    for (int i = 0; i < l->n; i++)
+        wsc__wctx_wake(l->w[i]);
+    l->n = 0;
+    l->since = 0;
+}
+
+static void note_done(wake_list *l, wsc_conn *c)
+{
+    wsc__wctx *w = wsc__conn_post(c, WSC__REQ_DONE);
+    if (w) {
+        int i = 0;
+        while (i < l->n && l->w[i] != w)
+            i++;
+        if (i == l->n) {
+            if (l->n == WAKE_SLOTS)
+                wake_all(l);
+            l->w[l->n++] = w;
+        }
+    }
+    /* Bounded delay: a long run of jobs still lets the loops carry on every few messages. */
+    if (++l->since >= WAKE_EVERY)
+        wake_all(l);
 }
 
 static void *run(void *arg)
 {
     wsc__hpool *p = arg;
     wsc_arena arena;
+    wake_list wl = {0};
     wsc__arena_init(&arena, p->arena_size);
     for (;;) {
         pthread_mutex_lock(&p->mu);
-        while (!p->head && !p->quit)
+        while (!p->head && !p->quit) {
+            if (wl.n) {
+                /* About to sleep: the loops get their results now. */
+                pthread_mutex_unlock(&p->mu);
+                wake_all(&wl);
+                pthread_mutex_lock(&p->mu);
+                continue;
+            }
+            p->idle++;
             pthread_cond_wait(&p->cv, &p->mu);
+            p->idle--;
+        }
         wsc_conn *c = p->head;
         if (!c) {
             pthread_mutex_unlock(&p->mu);
@@ -82,6 +139,8 @@ static void *run(void *arg)
         p->head = c->job_next;
         if (!p->head)
             p->tail = NULL;
+        else if (p->idle)
+            pthread_cond_signal(&p->cv); /* more work: spread it */
         bool unstall = false;
         if (c->job != WSC__JOB_CLOSE) {
             p->queued--;
@@ -95,8 +154,9 @@ static void *run(void *arg)
             p->unstall(p->arg);
         wsc__conn_run_pool_job(c, &arena);
         /* Publishes the callback's effects to the connection's worker (release in the inbox). */
-        wsc__conn_request(c, WSC__REQ_DONE);
+        note_done(&wl, c);
     }
+    wake_all(&wl);
     wsc__arena_destroy(&arena);
     wsc__batch_free();
     return NULL;

@@ -20,8 +20,12 @@ wsc__hpool *wsc__hpool_new(unsigned threads, size_t backlog, size_t arena_size,
                            void (*unstall)(void *arg), void *arg);
 /* Starts the threads. Returns 0 or WSC_ENOMEM/WSC_EIO. */
 int wsc__hpool_start(wsc__hpool *p);
-/* The wsc__ctx.submit of a pooled server (ctx->pool is the pool). */
+/* The wsc__ctx.submit of a pooled server (ctx->pool is the pool): queues without waking anyone. */
 bool wsc__hpool_submit(wsc__ctx *ctx, wsc_conn *c, bool force);
+/* The wsc__ctx.kick: wakes a handler thread if jobs wait and one sleeps. The woken thread wakes
+   another while jobs remain (up to every thread), so a burst spreads over the pool and a trickle
+   costs one wake-up per batch. */
+void wsc__hpool_kick(wsc__ctx *ctx);
 /* Lets the threads finish every queued job, then joins them. */
 void wsc__hpool_stop(wsc__hpool *p);
 void wsc__hpool_free(wsc__hpool *p);

@@ -97,6 +97,7 @@ static int listen_epoll(wsc_server *s)
             return WSC_ENOMEM;
         s->ctx.pool = s->pool;
         s->ctx.submit = wsc__hpool_submit;
+        s->ctx.kick = wsc__hpool_kick;
     }
     s->workers = calloc(c->workers, sizeof *s->workers);
     if (!s->workers)
@@ -142,6 +143,7 @@ out:
     s->pool = NULL;
     s->ctx.pool = NULL;
     s->ctx.submit = NULL;
+    s->ctx.kick = NULL;
     return rc;
 }
 

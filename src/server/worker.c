@@ -194,6 +194,10 @@ void *wsc__worker_main(void *arg)
             timeout = 0;
         else if (w->ndeadlines || w->stopping)
             timeout = 1000;
+        if (w->submitted) {
+            w->submitted = false;
+            w->ctx->kick(w->ctx);
+        }
         if (timeout != 0 && !wsc__wctx_may_sleep(w))
             timeout = 0;
         int n = wsc__poller_wait(&wk->poller, ev, WSC__POLLER_BATCH, timeout);
