@@ -329,7 +329,7 @@ WSC_API wsc_str wsc_handshake_method(const wsc_handshake *hs);
 WSC_API wsc_str wsc_handshake_url(const wsc_handshake *hs);   /* path and query */
 WSC_API wsc_str wsc_handshake_path(const wsc_handshake *hs);
 WSC_API wsc_str wsc_handshake_query(const wsc_handshake *hs); /* after '?', raw */
-WSC_API wsc_str wsc_handshake_raw(const wsc_handshake *hs);   /* the request bytes */
+WSC_API wsc_str wsc_handshake_raw(const wsc_handshake *hs);   /* the request (names lowercased) */
 /* Value of query parameter `name`, percent-decoded into buf (NUL-terminated).
  * Returns its length, WSC_EINVAL when absent, WSC_EFULL when buf is small. */
 WSC_API int wsc_handshake_query_param(const wsc_handshake *hs, const char *name, char *buf,
@@ -339,7 +339,7 @@ WSC_API int wsc_handshake_query_param(const wsc_handshake *hs, const char *name,
  * Sec-WebSocket-Protocol and Sec-WebSocket-Extensions are always kept. */
 WSC_API wsc_str wsc_handshake_header(const wsc_handshake *hs, const char *name);
 /* Iterates the kept headers: start with *iter = 0; returns false at the end.
- * Names are as sent. */
+ * Names are lowercase (as in the seed), values as sent. */
 WSC_API bool wsc_handshake_header_next(const wsc_handshake *hs, size_t *iter, wsc_str *name,
                                        wsc_str *value);
 /* The peer's address (for a unix socket: family AF_UNIX). */
