@@ -3,7 +3,7 @@
  * the test helpers.
  *
  * Threads. A connection belongs to one "loop context" (wsc__wctx): an epoll worker, or in blocking
- * mode the connection's own thread. Only that thread reads the socket, parses, and changes the fields
+ * mode the connection's own thread (which polls its one socket). Only that thread reads the socket, parses, and changes the fields
  * marked [loop]. Callbacks run on that thread (inline handlers, blocking mode) or on a handler-pool
  * thread; while one runs the connection is BUSY and the loop neither parses nor reads it, which is
  * the one-message-at-a-time guarantee. Writes come from any thread: the socket and the outbound
@@ -147,7 +147,9 @@ struct wsc_conn {
 /* A loop context: an epoll worker, or one blocking-mode connection thread. [loop] */
 typedef struct wsc__wctx {
     wsc__ctx *ctx;
-    bool blocking;   /* blocking sockets: every write is direct, nothing is queued */
+    bool blocking;   /* one connection's own thread (blocking mode, test helpers): no spans, no
+                        inbox; a write that queues wakes the thread through wake_fd */
+    bool sync_writes; /* test helpers: a blocking socket, writes complete before returning */
     bool stopping;   /* no new connections; closes with 1001 */
     bool stalled;    /* a job is waiting for backlog room: no connection is read */
     bool submitted;  /* jobs went to the pool in this iteration: kick it before sleeping */

@@ -611,8 +611,10 @@ void wsc__conn_on_request(wsc_conn *c, uint32_t bits)
         }
         resume(c);
     }
-    if (bits & WSC__REQ_CLOSE)
+    if ((bits & WSC__REQ_CLOSE) && c->state < WSC__ST_DEAD) {
         wsc__conn_sync_state(c);
+        wsc__conn_check_done(c);
+    }
 }
 
 bool wsc__conn_retry_stalled(wsc_conn *c)

@@ -10,7 +10,8 @@
  * - The queue is flushed by the worker when the socket becomes writable again (the edge that
  *   follows EAGAIN). It is capped by max_buffered: a peer that stopped reading gets close 1008
  *   instead of unbounded memory.
- * In blocking mode sockets block: every write is direct and complete, nothing is queued. */
+ * In blocking mode (a thread per connection) the same holds: the connection's thread polls its
+ * socket, and a write that has to queue wakes it so that it flushes when the socket is writable. */
 #include "conn/conn.h"
 
 #include <errno.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "io/poller.h"
 #include "proto/close.h"
 #include "proto/frame.h"
 #include "proto/utf8.h"
@@ -47,7 +49,8 @@ static void after_drain(wsc_conn *c)
     }
 }
 
-/* Writes as much of v[0..k) (total bytes) as the socket takes now (all of it when blocking).
+/* Writes as much of v[0..k) (total bytes) as the socket takes now (all of it for the test helpers'
+   blocking socket).
    Returns the bytes written; a hard error marks the socket broken. */
 static size_t send_iov(wsc_conn *c, struct iovec *v, int k, size_t total)
 {
@@ -65,7 +68,7 @@ static size_t send_iov(wsc_conn *c, struct iovec *v, int k, size_t total)
             return sent;
         }
         sent += (size_t)n;
-        if (sent == total || !c->w->blocking)
+        if (sent == total || !c->w->sync_writes)
             return sent; /* non-blocking: a short write means the socket buffer is full */
         size_t skip = (size_t)n;
         while (k > 0 && skip >= v[0].iov_len) {
@@ -163,6 +166,10 @@ int wsc__conn_out_locked(wsc_conn *c, bool with_span, const struct iovec *iov, i
         c->wflags |= WSC__WF_BROKEN; /* out of memory: the stream cannot stay consistent */
         return WSC_ECLOSED;
     }
+    /* A connection's own thread polls for writability only while something is queued: tell it.
+       Under the lock, so the descriptor is still open (the thread closes it after CLOSED). */
+    if (queued == 0 && c->w->blocking && c->w->wake_fd >= 0)
+        wsc__wakefd_signal(c->w->wake_fd);
     if (!force && c->out_len - c->out_off > x->max_buffered) {
         if (overflow)
             *overflow = true;
@@ -193,6 +200,8 @@ static void overflow_locked(wsc_conn *c)
     if (atomic_load_explicit(&c->wstate, memory_order_relaxed) != WSC__W_OPEN)
         return;
     atomic_store_explicit(&c->wstate, WSC__W_CLOSING, memory_order_release);
+    if (c->w->blocking && c->w->wake_fd >= 0)
+        wsc__wakefd_signal(c->w->wake_fd);
     wsc__conn_out_locked(c, false, &v, 1, true, NULL);
 }
 
@@ -293,7 +302,8 @@ static int write_bytes(wsc_conn *c, const uint8_t *hdr, size_t hl, const void *d
     if (tl_batch.c == c && hl + len <= WSC__SPAN_FRAME_MAX) {
         if (BATCH_CAP - tl_batch.len < hl + len)
             send_locked(c, false, NULL, 0, NULL, 0);
-        memcpy(tl_batch.buf + tl_batch.len, hdr, hl);
+        if (hl)
+            memcpy(tl_batch.buf + tl_batch.len, hdr, hl);
         if (len)
             memcpy(tl_batch.buf + tl_batch.len + hl, data, len);
         tl_batch.len += hl + len;
@@ -377,6 +387,8 @@ bool wsc__conn_send_close(wsc_conn *c, unsigned code, const char *reason, size_t
         return false;
     }
     atomic_store_explicit(&c->wstate, WSC__W_CLOSING, memory_order_release);
+    if (c->w->blocking && c->w->wake_fd >= 0 && wsc__tl_wctx != c->w)
+        wsc__wakefd_signal(c->w->wake_fd); /* its thread arms the close timeout */
     /* Writes this thread made before the close (a span, a batch) go out first. */
     struct iovec iov[2] = {{tl_batch.buf, tl_batch.len}, v};
     bool batch = tl_batch.c == c && tl_batch.len;

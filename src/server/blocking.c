@@ -1,7 +1,8 @@
-/* Blocking mode: the calling thread accepts; each connection gets a thread that reads with a
- * blocking recv and runs its callbacks inline. The receive timeout is one second, so a thread also
- * notices a stop, a close from another thread and its deadlines without any other wake-up
- * mechanism. Writes block the writer (under the connection's lock): there is no loop to stall. */
+/* Blocking mode: the calling thread accepts; each connection gets a thread of its own that waits on
+ * its socket and runs every callback inline. The thread polls the socket (and an eventfd that
+ * stops, closes from other threads and queued writes signal), so writes from any thread never block
+ * on a slow peer: what the socket does not take is queued, flushed by the connection's thread, and
+ * capped by max_buffered, exactly as with the workers. */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -11,12 +12,14 @@
 #include <unistd.h>
 
 #include "io/listener.h"
+#include "io/poller.h"
 #include "server/blocking.h"
 #include "util/log.h"
 
 struct wsc__bconn {
     wsc_server *s;
-    int fd; /* stays open until the entry leaves the live list */
+    int fd;      /* stays open until the entry leaves the live list */
+    int wake_fd; /* likewise */
 };
 
 static uint32_t coarse_now(void)
@@ -52,19 +55,41 @@ static void serve(wsc_server *s, struct wsc__bconn *b, wsc__wctx *w)
     w->now = coarse_now();
     wsc__conn_set_deadline(c, s->ctx.hs_timeout);
     bool stop_seen = false;
-    while (c->state < WSC__ST_DEAD) {
+    c->flags |= WSC__F_RD_PENDING; /* the request is usually in already */
+    for (;;) {
         w->now = coarse_now();
         if (!stop_seen && atomic_load(&s->stop)) {
             stop_seen = w->stopping = true;
             wsc__conn_shutdown(c, WSC_CLOSE_GOING_AWAY);
         }
-        wsc__conn_sync_state(c);
-        wsc__conn_check_done(c);
+        if (c->state < WSC__ST_DEAD) {
+            wsc__conn_sync_state(c);
+            wsc__conn_check_done(c);
+        }
         if (c->state < WSC__ST_DEAD && c->deadline && c->deadline <= w->now)
             wsc__conn_timeout(c);
-        if (c->state < WSC__ST_DEAD)
+        if (c->state < WSC__ST_DEAD && (c->flags & WSC__F_RD_PENDING))
             wsc__conn_on_readable(c);
+        if (c->state >= WSC__ST_DEAD)
+            break;
+        /* Level-triggered: wait for input, for room when something is queued, or a wake-up. */
+        struct pollfd p[2] = {{.fd = b->fd, .events = POLLIN}, {.fd = w->wake_fd, .events = POLLIN}};
+        if (wsc__conn_queued(c))
+            p[0].events |= POLLOUT;
+        int n = poll(p, 2, c->deadline ? 1000 : -1);
+        if (n < 0 && errno != EINTR)
+            break;
+        if (n <= 0)
+            continue;
+        if (p[1].revents)
+            wsc__wakefd_drain(w->wake_fd);
+        if (p[0].revents & (POLLOUT | POLLERR))
+            wsc__conn_on_writable(c);
+        if (p[0].revents & (POLLIN | POLLHUP | POLLERR))
+            c->flags |= WSC__F_RD_PENDING;
     }
+    if (c->state < WSC__ST_DEAD)
+        wsc__conn_finish(c);
     /* Inline: the close callback has run (or was not owed), and the connection sits in the
        graveyard. */
     wsc__wctx_bury(w);
@@ -78,14 +103,16 @@ static void *conn_main(void *arg)
 
     if (wsc__wctx_init(&w, &s->ctx, true, s->cfg.small_size, 0, s->cfg.arena_size) == 0) {
         w.defer_close = true;
+        w.wake_fd = b->wake_fd;
         wsc__tl_wctx = &w;
         serve(s, b, &w);
         wsc__tl_wctx = NULL;
         wsc__wctx_destroy(&w);
     }
-    int fd = b->fd;
-    unregister(s, b); /* after this, nobody else touches fd: close it */
+    int fd = b->fd, wake = b->wake_fd;
+    unregister(s, b); /* after this, nobody else touches fd or wake */
     close(fd);
+    close(wake);
     free(b);
     return NULL;
 }
@@ -97,9 +124,11 @@ static bool spawn(wsc_server *s, int fd)
         return false;
     b->s = s;
     b->fd = fd;
-    /* A second's receive timeout: the thread looks at stop, closes and deadlines that often. */
-    struct timeval tv = {.tv_sec = 1};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    b->wake_fd = wsc__wakefd_open();
+    if (b->wake_fd < 0) {
+        free(b);
+        return false;
+    }
 
     pthread_mutex_lock(&s->mu);
     if (s->nlive >= s->cfg.max_conn ||
@@ -109,6 +138,7 @@ static bool spawn(wsc_server *s, int fd)
         if (!s->live)
             s->live_cap = s->nlive = 0;
         pthread_mutex_unlock(&s->mu);
+        close(b->wake_fd);
         free(b);
         return false;
     }
@@ -123,6 +153,7 @@ static bool spawn(wsc_server *s, int fd)
     pthread_attr_destroy(&attr);
     if (rc != 0) {
         unregister(s, b);
+        close(b->wake_fd);
         free(b);
         return false;
     }
@@ -141,7 +172,7 @@ int wsc__listen_blocking(wsc_server *s)
             break;
         if (!(pfd[0].revents & POLLIN))
             continue;
-        int fd = wsc__accept(s->listen_fd, false, !s->cfg.unix_path);
+        int fd = wsc__accept(s->listen_fd, true, !s->cfg.unix_path);
         if (fd < 0) {
             if (fd != -EAGAIN && fd != -EINTR && fd != -ECONNABORTED)
                 WSC__LOG(WSC_LOG_WARN, "accept: %s", strerror(-fd));
@@ -151,9 +182,11 @@ int wsc__listen_blocking(wsc_server *s)
         if (!spawn(s, fd))
             close(fd);
     }
-    /* Each thread sees the stop within a second and closes with 1001; those whose peer does not
-       answer in time are cut off (the socket is shut down under them). */
+    /* Each thread is woken to close with 1001; those whose peer does not answer in time are cut
+       off (the socket is shut down under them). */
     pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->nlive; i++)
+        wsc__wakefd_signal(s->live[i]->wake_fd);
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += WSC__CLOSE_TIMEOUT_S + 2;
