@@ -269,7 +269,10 @@ typedef struct wsc_server_config {
     size_t max_buffered;     /* outbound bytes queued per connection before
                                 it closes with 1008 (a peer that stopped
                                 reading): max(1 MiB, 2 * max_message_size) */
-    bool blocking;           /* thread-per-connection mode instead of epoll */
+    bool blocking;           /* thread-per-connection mode instead of epoll:
+                                callbacks run on the connection's thread;
+                                worker_count and thread_pool are ignored,
+                                max_conn counts all connections */
     bool no_utf8_check;      /* skip UTF-8 validation of text messages
                                 (default: validate; invalid closes 1007) */
     struct {

@@ -170,6 +170,7 @@ static bool dispatch(wsc_conn *c)
     }
     /* Backlog full: this is the back pressure. The job waits here and the loop reads nothing until
        the pool has room again. */
+    WSC__LOG(WSC_LOG_DEBUG, "handler backlog full: the worker stops reading");
     if (!wsc__wctx_stall(c->w, c)) {
         c->job = WSC__JOB_NONE;
         fail(c, WSC_CLOSE_INTERNAL);
