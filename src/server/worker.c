@@ -88,8 +88,18 @@ static void accept_some(wsc__worker *wk)
     for (int i = 0; i < ACCEPTS_PER_WAKE; i++) {
         int fd = wsc__accept(wk->listen_fd, true, wk->tcp);
         if (fd < 0) {
-            if (fd != -EAGAIN && fd != -EWOULDBLOCK && fd != -EINTR && fd != -ECONNABORTED)
+            if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM) {
+                /* The pending connection stays in the kernel's queue and the level-triggered
+                   listener would wake us again at once: stop watching it for a second rather
+                   than spin. */
+                WSC__LOG(WSC_LOG_WARN, "accept: %s; pausing accepts for a second", strerror(-fd));
+                wsc__poller_del(&wk->poller, wk->listen_fd);
+                wk->listening = false;
+                wk->paused_until = w->now + 1;
+            } else if (fd != -EAGAIN && fd != -EWOULDBLOCK && fd != -EINTR &&
+                       fd != -ECONNABORTED) {
                 WSC__LOG(WSC_LOG_WARN, "accept: %s", strerror(-fd));
+            }
             return;
         }
         /* Over max_conn: accepted and closed at once, so the client learns right away instead of
@@ -192,7 +202,7 @@ void *wsc__worker_main(void *arg)
         int timeout = -1;
         if (w->nready && !w->stalled)
             timeout = 0;
-        else if (w->ndeadlines || w->stopping)
+        else if (w->ndeadlines || w->stopping || wk->paused_until)
             timeout = 1000;
         if (w->submitted) {
             w->submitted = false;
@@ -231,6 +241,12 @@ void *wsc__worker_main(void *arg)
         if (inbox && w->nstall)
             retry_stalled(w);
         run_ready(w);
+        if (wk->paused_until && w->now >= wk->paused_until) {
+            wk->paused_until = 0;
+            if (!w->stopping &&
+                wsc__poller_add_level(&wk->poller, wk->listen_fd, &tag_listen, true) == 0)
+                wk->listening = true;
+        }
         if (w->now != last_sweep && w->ndeadlines) {
             last_sweep = w->now;
             sweep(w);

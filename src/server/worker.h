@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "conn/conn.h"
 #include "io/poller.h"
@@ -19,6 +20,7 @@ typedef struct wsc__worker {
     size_t max_conn;
     bool tcp;
     bool listening;
+    uint32_t paused_until; /* accept paused (out of descriptors) until this coarse second */
 } wsc__worker;
 
 /* Prepares a worker on listen_fd (tcp: a TCP listener, else unix); stop_fd becomes readable when the server stops. Returns 0 or a
