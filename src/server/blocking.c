@@ -174,8 +174,13 @@ int wsc__listen_blocking(wsc_server *s)
             continue;
         int fd = wsc__accept(s->listen_fd, true, !s->cfg.unix_path);
         if (fd < 0) {
-            if (fd != -EAGAIN && fd != -EINTR && fd != -ECONNABORTED)
+            if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM) {
+                /* The listener stays readable: wait a second (or for stop) instead of spinning. */
+                WSC__LOG(WSC_LOG_WARN, "accept: %s; pausing accepts for a second", strerror(-fd));
+                poll(pfd + 1, 1, 1000);
+            } else if (fd != -EAGAIN && fd != -EINTR && fd != -ECONNABORTED) {
                 WSC__LOG(WSC_LOG_WARN, "accept: %s", strerror(-fd));
+            }
             continue;
         }
         /* Over max_conn (or out of threads): accepted and closed at once. */

@@ -27,14 +27,14 @@ static double cpu_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-TEST(emfile_pauses_accepts_then_recovers)
+static void emfile(wt_mode mode)
 {
     enum { N = 6 };
     wsc_server_config cfg;
     wt_server s;
     wt_client c[N];
     struct rlimit old, low;
-    wt_config(&cfg, WT_EPOLL_INLINE);
+    wt_config(&cfg, mode);
     CHECK(wt_server_start(&s, &handler, &cfg, NULL));
     /* The client sockets exist before the limit drops (connect needs no new descriptor). */
     for (int i = 0; i < N; i++) {
@@ -66,4 +66,10 @@ TEST(emfile_pauses_accepts_then_recovers)
         wt_close(&c[i]);
     }
     EXPECT(wt_server_stop(&s, 10000));
+}
+
+TEST(emfile_pauses_accepts_then_recovers)
+{
+    emfile(WT_EPOLL_INLINE);
+    emfile(WT_BLOCKING);
 }
