@@ -138,8 +138,55 @@ static void drop_from(wsc_conn **list, size_t *n, wsc_conn *c)
     }
 }
 
+bool wsc__conn_keep(wsc_conn *c, const wsc__buf *buf)
+{
+    wsc__wctx *w = c->w;
+    if (buf->cap < WSC__KEEP_MIN || wsc__buffers_pooled(w->ctx->bufs, buf))
+        return false;
+    if (!(c->flags & WSC__F_KEPT)) {
+        c->flags |= WSC__F_KEPT;
+        w->nkept++;
+    }
+    c->kept_at = w->now;
+    return true;
+}
+
+static void unkeep(wsc_conn *c)
+{
+    if (c->flags & WSC__F_KEPT) {
+        c->flags &= (uint16_t)~WSC__F_KEPT;
+        c->w->nkept--;
+    }
+}
+
+void wsc__conn_trim(wsc_conn *c)
+{
+    wsc__buffers *b = c->w->ctx->bufs;
+    if (!(c->flags & WSC__F_KEPT) || c->w->now - c->kept_at < WSC__KEEP_SECONDS)
+        return;
+    bool in_use = false;
+    if (c->msg.data) {
+        if ((c->flags & (WSC__F_BUSY | WSC__F_STALLED)) || c->msg_len ||
+            wsc__reader_in_message(&c->rd))
+            in_use = true;
+        else
+            wsc__buffers_put(b, &c->msg);
+    }
+    wsc__lock_acquire(&c->lock);
+    if (c->out.data) {
+        if (c->out_len != c->out_off)
+            in_use = true;
+        else
+            wsc__buffers_put(b, &c->out);
+    }
+    wsc__lock_release(&c->lock);
+    if (!in_use)
+        unkeep(c);
+}
+
 static void release_buffers(wsc_conn *c)
 {
+    unkeep(c);
     wsc__buffers *b = c->w->ctx->bufs;
     wsc__buffers_put(b, &c->in);
     wsc__buffers_put(b, &c->msg);

@@ -83,7 +83,13 @@ enum {
     WSC__F_REJECTED = 1 << 7,    /* init refused */
     WSC__F_EOF = 1 << 8,         /* read returned 0 */
     WSC__F_HUP = 1 << 9,         /* the poller saw the peer's FIN: read until 0 */
+    WSC__F_KEPT = 1 << 10,       /* holds a big message or queue buffer for reuse (see trim) */
 };
+
+/* A big heap buffer (a large message's, a long queue's) stays with its connection this long after
+ * its last use: a stream of large messages then reuses one buffer instead of allocating, faulting
+ * in and copying megabytes per message; an idle connection gives it back. */
+enum { WSC__KEEP_MIN = 256 * 1024, WSC__KEEP_SECONDS = 2 };
 
 /* [lock] flags (wflags) */
 enum {
@@ -142,6 +148,7 @@ struct wsc_conn {
     size_t msg_len;
     uint32_t span_off, span_len; /* this loop iteration's inline writes, in the loop's obuf */
     uint32_t frame_rest;         /* payload bytes the current data frame still declares */
+    uint32_t kept_at;            /* loop clock of the last use of a kept buffer */
 };
 
 /* A loop context: an epoll worker, or one blocking-mode connection thread. [loop] */
@@ -167,6 +174,7 @@ typedef struct wsc__wctx {
     wsc_conn **stall; /* connections whose job waits for backlog room */
     size_t nstall, stall_cap;
     size_t ndeadlines; /* connections with a deadline (0: no timer sweep needed) */
+    size_t nkept;      /* connections with WSC__F_KEPT (the sweep also trims those) */
     wsc_conn *grave;   /* finished connections, unreferenced at the end of the iteration */
     _Atomic(wsc_conn *) inbox;
     _Atomic int sleeping; /* the loop is (about to be) blocked in the poller: posts must wake it */
@@ -205,6 +213,11 @@ void wsc__wctx_wake(wsc__wctx *w);
 void wsc__conn_set_deadline(wsc_conn *c, unsigned seconds);
 /* The timer sweep found c's deadline passed. [loop] */
 void wsc__conn_timeout(wsc_conn *c);
+/* Keeps buf (a message or queue buffer now empty) for reuse when it is big and from the heap;
+   returns false when the caller should give it back instead. [loop] */
+bool wsc__conn_keep(wsc_conn *c, const wsc__buf *buf);
+/* The sweep: gives back kept buffers unused for WSC__KEEP_SECONDS. [loop] */
+void wsc__conn_trim(wsc_conn *c);
 /* Starts the server-side close (stop: 1001). [loop] */
 void wsc__conn_shutdown(wsc_conn *c, unsigned code);
 /* Moves the loop state after a callback or a close from elsewhere. [loop] */

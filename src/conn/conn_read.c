@@ -48,7 +48,8 @@ static void maybe_release(wsc_conn *c)
     wsc__buffers *b = c->w->ctx->bufs;
     if (c->flags & (WSC__F_BUSY | WSC__F_STALLED))
         return;
-    if (c->msg.data && c->msg_len == 0 && !wsc__reader_in_message(&c->rd))
+    if (c->msg.data && c->msg_len == 0 && !wsc__reader_in_message(&c->rd) &&
+        !wsc__conn_keep(c, &c->msg))
         wsc__buffers_put(b, &c->msg);
     if (c->in_off == c->in_len) {
         c->in_off = c->in_len = 0;

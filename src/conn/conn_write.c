@@ -364,9 +364,10 @@ void wsc__conn_on_writable(wsc_conn *c)
         size_t sent = send_iov(c, &v, 1, queued);
         c->out_off += (uint32_t)sent;
         if (c->out_off == c->out_len) {
-            /* Idle connections hold no queue memory. */
+            /* Idle connections hold no queue memory (a big buffer stays a moment for reuse). */
             c->out_off = c->out_len = 0;
-            wsc__buffers_put(c->w->ctx->bufs, &c->out);
+            if (!wsc__conn_keep(c, &c->out))
+                wsc__buffers_put(c->w->ctx->bufs, &c->out);
             after_drain(c);
         }
     }

@@ -68,6 +68,8 @@ static void serve(wsc_server *s, struct wsc__bconn *b, wsc__wctx *w)
         }
         if (c->state < WSC__ST_DEAD && c->deadline && c->deadline <= w->now)
             wsc__conn_timeout(c);
+        if (c->state < WSC__ST_DEAD && (c->flags & WSC__F_KEPT))
+            wsc__conn_trim(c);
         if (c->state < WSC__ST_DEAD && (c->flags & WSC__F_RD_PENDING))
             wsc__conn_on_readable(c);
         if (c->state >= WSC__ST_DEAD)
@@ -76,7 +78,7 @@ static void serve(wsc_server *s, struct wsc__bconn *b, wsc__wctx *w)
         struct pollfd p[2] = {{.fd = b->fd, .events = POLLIN}, {.fd = w->wake_fd, .events = POLLIN}};
         if (wsc__conn_queued(c))
             p[0].events |= POLLOUT;
-        int n = poll(p, 2, c->deadline ? 1000 : -1);
+        int n = poll(p, 2, c->deadline || (c->flags & WSC__F_KEPT) ? 1000 : -1);
         if (n < 0 && errno != EINTR)
             break;
         if (n <= 0)

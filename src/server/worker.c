@@ -186,6 +186,8 @@ static void sweep(wsc__wctx *w)
         wsc_conn *c = w->conns[i];
         if (c->deadline && c->deadline <= w->now)
             wsc__conn_timeout(c);
+        else if (c->flags & WSC__F_KEPT)
+            wsc__conn_trim(c);
     }
 }
 
@@ -202,7 +204,7 @@ void *wsc__worker_main(void *arg)
         int timeout = -1;
         if (w->nready && !w->stalled)
             timeout = 0;
-        else if (w->ndeadlines || w->stopping || wk->paused_until)
+        else if (w->ndeadlines || w->nkept || w->stopping || wk->paused_until)
             timeout = 1000;
         if (w->submitted) {
             w->submitted = false;
@@ -247,7 +249,7 @@ void *wsc__worker_main(void *arg)
                 wsc__poller_add_level(&wk->poller, wk->listen_fd, &tag_listen, true) == 0)
                 wk->listening = true;
         }
-        if (w->now != last_sweep && w->ndeadlines) {
+        if (w->now != last_sweep && (w->ndeadlines || w->nkept)) {
             last_sweep = w->now;
             sweep(w);
         }
