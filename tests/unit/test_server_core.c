@@ -511,3 +511,38 @@ TEST(unix_and_ipv6_listeners)
     pthread_join(th, NULL);
     wsc_server_free(srv);
 }
+
+/* Large messages keep their (heap) buffers a moment for reuse; an idle connection gives them back
+   (the sweep), and the next large message still works. */
+static void big_then_idle(const variant *v)
+{
+    wsc_server_config cfg;
+    wt_server s;
+    wt_client c;
+    config(&cfg, v);
+    cfg.max_message_size = 4 << 20;
+    CHECK(start(&s, v, &cfg));
+    CHECK(wt_open(&c, s.port) == 0);
+    size_t n = 3 << 20;
+    uint8_t *buf = malloc(n);
+    wt_fill_bytes(buf, n, 11);
+    for (int round = 0; round < 2 && TEST_OK(); round++) {
+        EXPECT(wt_send_frame(&c, true, WT_OP_BIN, buf, n) == 0);
+        EXPECT(wt_expect_message(&c, WT_OP_BIN, buf, n, 20000));
+        EXPECT(wt_send_frame(&c, true, WT_OP_BIN, buf, n / 2) == 0);
+        EXPECT(wt_expect_message(&c, WT_OP_BIN, buf, n / 2, 20000));
+        wt_sleep_ms(3500); /* past the keep time: the sweep gives the buffers back */
+        EXPECT(wt_send_text(&c, "small") == 0);
+        EXPECT(wt_expect_message(&c, WT_OP_TEXT, "small", 5, 5000));
+    }
+    free(buf);
+    wt_close(&c);
+    EXPECT(wt_wait_int(&closes, 1, 5000));
+    EXPECT(wt_server_stop(&s, 10000));
+}
+
+TEST(large_buffers_are_reused_then_given_back)
+{
+    big_then_idle(&variants[0]); /* epoll + pool */
+    big_then_idle(&variants[4]); /* blocking */
+}
