@@ -137,9 +137,9 @@ check-clang:
 	    clang $(BASE) -fsyntax-only $$f || exit 1; done; echo "clang: no warnings"
 
 # ---- fuzzing ---------------------------------------------------------------
-build/fuzz/fuzz_%: fuzz/fuzz_%.c build/fuzz/libwsc_proto.a
+build/fuzz/fuzz_%: build/fuzz/obj/fuzz/fuzz_%.o build/fuzz/libwsc_proto.a
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ -lcrypto
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $(filter %.o %.a,$^) -lcrypto
 
 fuzz-build: $(FUZZERS)
 fuzz: fuzz-build
