@@ -27,8 +27,17 @@ bool wsc__http_value_ok(const char *v, size_t n)
     return true;
 }
 
-enum wsc__scan_ev wsc__http_scan_next(wsc__http_scan *s, const char *buf, size_t len, size_t max,
-                                      size_t *lb, size_t *le)
+enum wsc__scan_ev {
+    WSC__SCAN_MORE,      /* every byte so far is fine; the head is not finished */
+    WSC__SCAN_LINE,      /* a non-empty line buf[*lb .. *le) ended (CRLF excluded) */
+    WSC__SCAN_END,       /* the empty line: the head is buf[0 .. *le) (final CRLF included) */
+    WSC__SCAN_BAD,       /* a forbidden byte, bare CR/LF or a folded line */
+    WSC__SCAN_TOO_LARGE  /* no end of head within max bytes */
+};
+
+/* Resumes scanning buf[0..len) at s->scanned and stops at the next event. */
+static enum wsc__scan_ev scan_next(wsc__http_scan *s, const char *buf, size_t len, size_t max,
+                                   size_t *lb, size_t *le)
 {
     const unsigned char *p = (const unsigned char *)buf;
     size_t limit = len < max ? len : max;
@@ -82,6 +91,55 @@ enum wsc__scan_ev wsc__http_scan_next(wsc__http_scan *s, const char *buf, size_t
     if (len >= max)
         return WSC__SCAN_TOO_LARGE;
     return WSC__SCAN_MORE;
+}
+
+enum wsc__hs_err wsc__http_head_scan(wsc__http_scan *s, const char *buf, size_t len, size_t max,
+                                     wsc__http_start_line_fn check, void *ctx, size_t *head_len)
+{
+    *head_len = 0;
+    for (;;) {
+        size_t lb = 0, le = 0;
+        switch (scan_next(s, buf, len, max, &lb, &le)) {
+        case WSC__SCAN_MORE:
+            return WSC__HS_OK;
+        case WSC__SCAN_TOO_LARGE:
+            return WSC__HS_E_TOO_LARGE;
+        case WSC__SCAN_BAD:
+            return WSC__HS_E_SYNTAX;
+        case WSC__SCAN_LINE:
+            /* The pointers check() sets are recomputed when the head ends. */
+            if (lb == 0) {
+                enum wsc__hs_err e = check(ctx, buf, le);
+                if (e != WSC__HS_OK)
+                    return e;
+            }
+            break;
+        case WSC__SCAN_END:
+            *head_len = le;
+            return WSC__HS_OK;
+        }
+    }
+}
+
+static void lowercase(char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] >= 'A' && s[i] <= 'Z')
+            s[i] = (char)(s[i] + ('a' - 'A'));
+}
+
+int wsc__http_field_next(char *buf, size_t head_len, size_t *pos, wsc__hs_header *h)
+{
+    size_t i = *pos, end;
+
+    if (i >= head_len - 2) /* the final empty line */
+        return 0;
+    end = wsc__http_find_cr(buf, i, head_len);
+    if (!wsc__http_field_split(buf + i, end - i, h))
+        return -1;
+    lowercase(buf + i, h->name_len);
+    *pos = end + 2;
+    return 1;
 }
 
 bool wsc__http_field_split(const char *l, size_t n, wsc__hs_header *h)

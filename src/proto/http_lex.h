@@ -5,20 +5,31 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "proto/handshake.h"
 
-enum wsc__scan_ev {
-    WSC__SCAN_MORE,      /* every byte so far is fine; the head is not finished */
-    WSC__SCAN_LINE,      /* a non-empty line buf[*lb .. *le) ended (CRLF excluded) */
-    WSC__SCAN_END,       /* the empty line: the head is buf[0 .. *le) (final CRLF included) */
-    WSC__SCAN_BAD,       /* a forbidden byte, bare CR/LF or a folded line */
-    WSC__SCAN_TOO_LARGE  /* no end of head within max bytes */
-};
+/* Drives the scanner over buf[0..len) from where the last call stopped, to the
+ * end of the head. The start line (request or status line) is handed to
+ * check(ctx, line, n) as soon as it is in, so a wrong method, version or
+ * status is refused before the peer sends (or trickles) the rest. Returns
+ * WSC__HS_OK with *head_len the head's length (final CRLF included) once the
+ * empty line is in, WSC__HS_OK with *head_len 0 while more bytes are needed,
+ * else TOO_LARGE, SYNTAX or check's error. */
+typedef enum wsc__hs_err (*wsc__http_start_line_fn)(void *ctx, const char *line, size_t n);
+enum wsc__hs_err wsc__http_head_scan(wsc__http_scan *s, const char *buf, size_t len, size_t max,
+                                     wsc__http_start_line_fn check, void *ctx, size_t *head_len);
 
-/* Resumes scanning buf[0..len) at s->scanned and stops at the next event. */
-enum wsc__scan_ev wsc__http_scan_next(wsc__http_scan *s, const char *buf, size_t len, size_t max,
-                                      size_t *lb, size_t *le);
+/* Iterates over the field lines of a complete, scanned head buf[0..head_len):
+ * start with *pos just past the start line's CRLF. Lowercases each name in
+ * place (RFC 9110 5.1: names are case-insensitive; lowercase names let lookups
+ * compare bytes and show users the seed's names). Returns 1 with *h set, 0 at
+ * the empty line, -1 if a line is not a valid field line. */
+int wsc__http_field_next(char *buf, size_t head_len, size_t *pos, wsc__hs_header *h);
+
+/* True if the (lowercased) field name of h is the literal lit. */
+#define WSC__HTTP_NAME_IS(h, lit)                                                                  \
+    ((h)->name_len == sizeof(lit) - 1 && memcmp((h)->name, lit, sizeof(lit) - 1) == 0)
 
 /* RFC 9110 5.6.2 tchar. */
 bool wsc__http_tchar(unsigned char c);

@@ -80,8 +80,9 @@ static enum wsc__hs_err split_target(wsc__http_request *r)
 }
 
 /* request-line = method SP request-target SP HTTP-version (RFC 9112 3). */
-static enum wsc__hs_err request_line(wsc__http_request *r, const char *l, size_t n)
+static enum wsc__hs_err request_line(void *ctx, const char *l, size_t n)
 {
+    wsc__http_request *r = ctx;
     size_t i = 0, t0, t1;
 
     while (i < n && wsc__http_tchar((unsigned char)l[i]))
@@ -124,13 +125,6 @@ static bool is_zero(const char *v, size_t n)
     return true;
 }
 
-static void lowercase(char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (s[i] >= 'A' && s[i] <= 'Z')
-            s[i] = (char)(s[i] + ('a' - 'A'));
-}
-
 /* The whole head buf[0..head_len) is in and every byte passed the scanner:
  * set the pointers into buf and apply section 4.2.1. */
 static enum wsc__hs_result finish(wsc__http_request *r, char *buf, size_t head_len)
@@ -140,6 +134,8 @@ static enum wsc__hs_result finish(wsc__http_request *r, char *buf, size_t head_l
     unsigned origins = 0;
     bool body = false;
     enum wsc__hs_err e;
+    wsc__hs_header h;
+    int more;
 
     r->header_count = r->header_total = 0;
     r->host = r->key = r->origin = r->protocol = r->extensions = NULL;
@@ -152,21 +148,13 @@ static enum wsc__hs_result finish(wsc__http_request *r, char *buf, size_t head_l
     if (e != WSC__HS_OK)
         return fail(r, e);
 
-    for (i = first + 2; i < head_len - 2;) {
-        size_t end = wsc__http_find_cr(buf, i, head_len);
-        wsc__hs_header h;
-
-        if (!wsc__http_field_split(buf + i, end - i, &h))
-            return fail(r, WSC__HS_E_SYNTAX);
-        /* Field names are case-insensitive (RFC 9110 5.1): lowercasing them in
-           place lets lookups compare bytes and shows users the seed's names. */
-        lowercase(buf + i, h.name_len);
-        i = end + 2;
+    i = first + 2;
+    while ((more = wsc__http_field_next(buf, head_len, &i, &h)) > 0) {
         r->header_total++;
         if (r->header_count < r->max_headers)
             r->headers[r->header_count++] = h;
 
-#define IS(lit) (h.name_len == sizeof(lit) - 1 && memcmp(h.name, lit, sizeof(lit) - 1) == 0)
+#define IS(lit) WSC__HTTP_NAME_IS(&h, lit)
         if (IS("host")) {
             host++;
             r->host = h.value;
@@ -205,6 +193,8 @@ static enum wsc__hs_result finish(wsc__http_request *r, char *buf, size_t head_l
         }
 #undef IS
     }
+    if (more < 0)
+        return fail(r, WSC__HS_E_SYNTAX);
 
     /* RFC 9112 3.2: exactly one Host, else 400. */
     if (host != 1)
@@ -238,33 +228,17 @@ static enum wsc__hs_result finish(wsc__http_request *r, char *buf, size_t head_l
 
 enum wsc__hs_result wsc__http_request_parse(wsc__http_request *r, char *buf, size_t len)
 {
+    size_t head_len;
+    enum wsc__hs_err e;
+
     if (r->err != WSC__HS_OK)
         return WSC__HS_ERROR;
     if (r->len != 0)
         return len >= r->len ? finish(r, buf, r->len) : fail(r, WSC__HS_E_SYNTAX);
-    for (;;) {
-        size_t lb = 0, le = 0;
-        switch (wsc__http_scan_next(&r->scan, buf, len, r->max_size, &lb, &le)) {
-        case WSC__SCAN_MORE:
-            return WSC__HS_INCOMPLETE;
-        case WSC__SCAN_TOO_LARGE:
-            return fail(r, WSC__HS_E_TOO_LARGE);
-        case WSC__SCAN_BAD:
-            return fail(r, WSC__HS_E_SYNTAX);
-        case WSC__SCAN_LINE:
-            /* Check the request line as soon as it is in, so a wrong method or
-               version is refused before the client sends (or trickles) the
-               rest. The pointers it sets are recomputed by finish(). */
-            if (lb == 0) {
-                enum wsc__hs_err e = request_line(r, buf, le);
-                if (e != WSC__HS_OK)
-                    return fail(r, e);
-            }
-            break;
-        case WSC__SCAN_END:
-            return finish(r, buf, le);
-        }
-    }
+    e = wsc__http_head_scan(&r->scan, buf, len, r->max_size, request_line, r, &head_len);
+    if (e != WSC__HS_OK)
+        return fail(r, e);
+    return head_len ? finish(r, buf, head_len) : WSC__HS_INCOMPLETE;
 }
 
 const char *wsc__http_request_header(const wsc__http_request *r, const char *name,

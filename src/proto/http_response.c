@@ -25,8 +25,9 @@ static enum wsc__hs_result fail(wsc__http_response *r, enum wsc__hs_err e)
 
 /* status-line = HTTP-version SP status-code SP [ reason-phrase ] (RFC 9112 4);
  * a missing final SP is tolerated, as the RFC asks of clients. */
-static enum wsc__hs_err status_line(wsc__http_response *r, const char *l, size_t n)
+static enum wsc__hs_err status_line(void *ctx, const char *l, size_t n)
 {
+    wsc__http_response *r = ctx;
     if (n < 12 || memcmp(l, "HTTP/", 5) != 0 || l[5] < '0' || l[5] > '9' || l[6] != '.' ||
         l[7] < '0' || l[7] > '9' || l[8] != ' ')
         return WSC__HS_E_SYNTAX;
@@ -45,19 +46,14 @@ static enum wsc__hs_err status_line(wsc__http_response *r, const char *l, size_t
     return WSC__HS_OK;
 }
 
-static void lowercase(char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (s[i] >= 'A' && s[i] <= 'Z')
-            s[i] = (char)(s[i] + ('a' - 'A'));
-}
-
 static enum wsc__hs_result finish(wsc__http_response *r, char *buf, size_t head_len)
 {
     size_t first = wsc__http_find_cr(buf, 0, head_len), i;
     bool upgrade_ok = false, connection_ok = false;
     unsigned accepts = 0, accept_ok = 0;
     enum wsc__hs_err e;
+    wsc__hs_header h;
+    int more;
 
     r->protocol = r->extensions = NULL;
     r->protocol_len = r->extensions_len = 0;
@@ -69,15 +65,9 @@ static enum wsc__hs_result finish(wsc__http_response *r, char *buf, size_t head_
     if (e != WSC__HS_OK)
         return fail(r, e);
 
-    for (i = first + 2; i < head_len - 2;) {
-        size_t end = wsc__http_find_cr(buf, i, head_len);
-        wsc__hs_header h;
-
-        if (!wsc__http_field_split(buf + i, end - i, &h))
-            return fail(r, WSC__HS_E_SYNTAX);
-        lowercase(buf + i, h.name_len);
-        i = end + 2;
-#define IS(lit) (h.name_len == sizeof(lit) - 1 && memcmp(h.name, lit, sizeof(lit) - 1) == 0)
+    i = first + 2;
+    while ((more = wsc__http_field_next(buf, head_len, &i, &h)) > 0) {
+#define IS(lit) WSC__HTTP_NAME_IS(&h, lit)
         if (IS("upgrade")) {
             upgrade_ok |= wsc__hs_token_list_has(h.value, h.value_len, "websocket");
         } else if (IS("connection")) {
@@ -100,6 +90,8 @@ static enum wsc__hs_result finish(wsc__http_response *r, char *buf, size_t head_
         }
 #undef IS
     }
+    if (more < 0)
+        return fail(r, WSC__HS_E_SYNTAX);
     /* 4.1 items 2-4, in the RFC's order. */
     if (!upgrade_ok)
         return fail(r, WSC__HS_E_UPGRADE);
@@ -114,28 +106,15 @@ static enum wsc__hs_result finish(wsc__http_response *r, char *buf, size_t head_
 
 enum wsc__hs_result wsc__http_response_parse(wsc__http_response *r, char *buf, size_t len)
 {
+    size_t head_len;
+    enum wsc__hs_err e;
+
     if (r->err != WSC__HS_OK)
         return WSC__HS_ERROR;
     if (r->len != 0)
         return len >= r->len ? finish(r, buf, r->len) : fail(r, WSC__HS_E_SYNTAX);
-    for (;;) {
-        size_t lb = 0, le = 0;
-        switch (wsc__http_scan_next(&r->scan, buf, len, r->max_size, &lb, &le)) {
-        case WSC__SCAN_MORE:
-            return WSC__HS_INCOMPLETE;
-        case WSC__SCAN_TOO_LARGE:
-            return fail(r, WSC__HS_E_TOO_LARGE);
-        case WSC__SCAN_BAD:
-            return fail(r, WSC__HS_E_SYNTAX);
-        case WSC__SCAN_LINE:
-            if (lb == 0) {
-                enum wsc__hs_err e = status_line(r, buf, le);
-                if (e != WSC__HS_OK)
-                    return fail(r, e);
-            }
-            break;
-        case WSC__SCAN_END:
-            return finish(r, buf, le);
-        }
-    }
+    e = wsc__http_head_scan(&r->scan, buf, len, r->max_size, status_line, r, &head_len);
+    if (e != WSC__HS_OK)
+        return fail(r, e);
+    return head_len ? finish(r, buf, head_len) : WSC__HS_INCOMPLETE;
 }
