@@ -19,17 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_util.h"
 #include "proto/handshake.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define ASSERT(c)                                                                      \
-    do {                                                                               \
-        if (!(c)) {                                                                    \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #c); \
-            abort();                                                                   \
-        }                                                                              \
-    } while (0)
 
 enum { MAXH = 16 };
 
@@ -154,11 +145,10 @@ static void parser_mode(const uint8_t *data, size_t size, size_t max_size, size_
     wsc__hs_header h1[MAXH], h2[MAXH];
     wsc__http_request r1, r2;
     summary s1, s2;
-    char *whole = malloc(size ? size : 1);
+    char *whole = fuzz_copy(NULL, data, size);
     enum wsc__hs_result res1, res2 = WSC__HS_INCOMPLETE;
     char *last = NULL;
 
-    memcpy(whole, data, size);
     wsc__http_request_init(&r1, max_size, h1, max_headers);
     res1 = wsc__http_request_parse(&r1, whole, size);
     summarize(&r1, res1, whole, &s1);
@@ -174,21 +164,11 @@ static void parser_mode(const uint8_t *data, size_t size, size_t max_size, size_
     wsc__http_request_init(&r2, max_size, h2, max_headers);
     size_t at = 0;
     uint32_t x = seed * 2654435761u + 1;
-    while (at < size) {
-        x = x * 1103515245u + 12345u;
-        size_t step = 1 + (x >> 16) % (size / 3 + 2);
-        at = at + step < size ? at + step : size;
-        free(last);
-        last = malloc(at);
-        memcpy(last, data, at);
+    do {
+        at = fuzz_next_split(&x, at, size);
+        last = fuzz_copy(last, data, at);
         res2 = wsc__http_request_parse(&r2, last, at);
-        if (res2 != WSC__HS_INCOMPLETE)
-            break;
-    }
-    if (size == 0) {
-        last = malloc(1);
-        res2 = wsc__http_request_parse(&r2, last, 0);
-    }
+    } while (res2 == WSC__HS_INCOMPLETE && at < size);
     summarize(&r2, res2, last, &s2);
     ASSERT(memcmp(&s1, &s2, sizeof s1) == 0);
     free(last);
@@ -199,9 +179,7 @@ static void parser_mode(const uint8_t *data, size_t size, size_t max_size, size_
         wsc__http_request_init(&r2, max_size, h2, max_headers);
         res2 = WSC__HS_INCOMPLETE;
         for (size_t k = 0; k <= size; k++) {
-            free(last);
-            last = malloc(k ? k : 1);
-            memcpy(last, data, k);
+            last = fuzz_copy(last, data, k);
             res2 = wsc__http_request_parse(&r2, last, k);
             if (res2 != WSC__HS_INCOMPLETE)
                 break;

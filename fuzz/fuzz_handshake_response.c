@@ -18,17 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_util.h"
 #include "proto/handshake.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define ASSERT(c)                                                                      \
-    do {                                                                               \
-        if (!(c)) {                                                                    \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #c); \
-            abort();                                                                   \
-        }                                                                              \
-    } while (0)
 
 static const char key[] = "dGhlIHNhbXBsZSBub25jZQ==";
 
@@ -64,10 +55,9 @@ static void parser_mode(const uint8_t *data, size_t size, size_t max_size, unsig
 {
     wsc__http_response r1, r2;
     summary s1, s2;
-    char *whole = malloc(size ? size : 1), *last = NULL;
+    char *whole = fuzz_copy(NULL, data, size), *last = NULL;
     enum wsc__hs_result res1, res2 = WSC__HS_INCOMPLETE;
 
-    memcpy(whole, data, size);
     ASSERT(wsc__http_response_init(&r1, max_size, key));
     res1 = wsc__http_response_parse(&r1, whole, size);
     summarize(&r1, res1, whole, &s1);
@@ -91,21 +81,11 @@ static void parser_mode(const uint8_t *data, size_t size, size_t max_size, unsig
     ASSERT(wsc__http_response_init(&r2, max_size, key));
     size_t at = 0;
     uint32_t x = seed * 2654435761u + 7;
-    while (at < size) {
-        x = x * 1103515245u + 12345u;
-        size_t step = 1 + (x >> 16) % (size / 3 + 2);
-        at = at + step < size ? at + step : size;
-        free(last);
-        last = malloc(at);
-        memcpy(last, data, at);
+    do {
+        at = fuzz_next_split(&x, at, size);
+        last = fuzz_copy(last, data, at);
         res2 = wsc__http_response_parse(&r2, last, at);
-        if (res2 != WSC__HS_INCOMPLETE)
-            break;
-    }
-    if (size == 0) {
-        last = malloc(1);
-        res2 = wsc__http_response_parse(&r2, last, 0);
-    }
+    } while (res2 == WSC__HS_INCOMPLETE && at < size);
     summarize(&r2, res2, last, &s2);
     ASSERT(memcmp(&s1, &s2, sizeof s1) == 0);
     free(last);
@@ -115,9 +95,7 @@ static void parser_mode(const uint8_t *data, size_t size, size_t max_size, unsig
         ASSERT(wsc__http_response_init(&r2, max_size, key));
         res2 = WSC__HS_INCOMPLETE;
         for (size_t k = 0; k <= size; k++) {
-            free(last);
-            last = malloc(k ? k : 1);
-            memcpy(last, data, k);
+            last = fuzz_copy(last, data, k);
             res2 = wsc__http_response_parse(&r2, last, k);
             if (res2 != WSC__HS_INCOMPLETE)
                 break;

@@ -6,17 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "fuzz_util.h"
 #include "proto/utf8.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define ASSERT(c)                                                                                  \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf(stderr, "%s:%d: mismatch: %s\n", __FILE__, __LINE__, #c);                      \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 /* Can some code point of an L-byte encoding start with the k known bytes? The known bits fix the
  * code point's top bits; the unknown continuation bits range from all zeros to all ones, so the
