@@ -46,6 +46,16 @@ static bool pooled(const wsc__buffers *b, const void *p)
     return wsc__pool_owns(b->small, p) || wsc__pool_owns(b->large, p);
 }
 
+/* Moves the first keep bytes of buf into p[0..cap) and gives the old buffer back. */
+static void replace(wsc__buffers *b, wsc__buf *buf, uint8_t *p, size_t cap, size_t keep)
+{
+    if (keep)
+        memcpy(p, buf->data, keep);
+    wsc__buffers_put(b, buf);
+    buf->data = p;
+    buf->cap = cap;
+}
+
 int wsc__buffers_grow(wsc__buffers *b, wsc__buf *buf, size_t size, size_t keep)
 {
     uint8_t *p = NULL;
@@ -66,11 +76,7 @@ int wsc__buffers_grow(wsc__buffers *b, wsc__buf *buf, size_t size, size_t keep)
             cap = b->large_size;
     }
     if (p) {
-        if (keep)
-            memcpy(p, buf->data, keep);
-        wsc__buffers_put(b, buf);
-        buf->data = p;
-        buf->cap = cap;
+        replace(b, buf, p, cap, keep);
         return 0;
     }
 
@@ -88,16 +94,14 @@ int wsc__buffers_grow(wsc__buffers *b, wsc__buf *buf, size_t size, size_t keep)
         p = realloc(buf->data, want);
         if (!p)
             return WSC_ENOMEM;
+        buf->data = p;
+        buf->cap = want;
     } else {
         p = malloc(want);
         if (!p)
             return WSC_ENOMEM;
-        if (keep)
-            memcpy(p, buf->data, keep);
-        wsc__buffers_put(b, buf);
+        replace(b, buf, p, want, keep);
     }
-    buf->data = p;
-    buf->cap = want;
     return 0;
 }
 
