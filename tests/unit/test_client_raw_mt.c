@@ -316,14 +316,15 @@ TEST(bad_close_payloads)
     expect_failure(&s3, NULL, WSC_EUTF8, 1007);
 }
 
-TEST(handshake_never_answered_times_out)
+/* The server sends response (possibly nothing) and then holds the connection: the handshake gives
+   up after its timeout, and the client is closed. */
+static void expect_handshake_timeout(script *s, const char *response)
 {
-    static script s;
-    s.response = "";
-    s.hold_ms = 3000;
-    CHECK(start(&s));
+    s->response = response;
+    s->hold_ms = 3000;
+    CHECK(start(s));
     wsc_err err;
-    wsc_client_config cfg = {.host = "127.0.0.1", .port = s.port};
+    wsc_client_config cfg = {.host = "127.0.0.1", .port = s->port};
     wsc_client *c = wsc_client_new(&cfg, &err);
     CHECK(c);
     wsc_handshake_opts opts = {.timeout_ms = 300};
@@ -332,23 +333,19 @@ TEST(handshake_never_answered_times_out)
     wsc_msg m;
     EXPECT_EQ_INT(wsc_client_read(c, &m), WSC_ECLOSED);
     wsc_client_free(c);
-    finish(&s);
+    finish(s);
+}
+
+TEST(handshake_never_answered_times_out)
+{
+    static script s;
+    expect_handshake_timeout(&s, "");
 }
 
 TEST(handshake_partial_answer_times_out)
 {
     static script s;
-    s.response = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n";
-    s.hold_ms = 3000;
-    CHECK(start(&s));
-    wsc_err err;
-    wsc_client_config cfg = {.host = "127.0.0.1", .port = s.port};
-    wsc_client *c = wsc_client_new(&cfg, &err);
-    CHECK(c);
-    wsc_handshake_opts opts = {.timeout_ms = 300};
-    EXPECT_EQ_INT(wsc_client_handshake(c, "/", &opts, &err), WSC_ETIMEDOUT);
-    wsc_client_free(c);
-    finish(&s);
+    expect_handshake_timeout(&s, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n");
 }
 
 static void expect_handshake_error(script *s, int want_status, const char *want_text)
@@ -580,21 +577,28 @@ TEST(close_not_answered_gives_up)
     EXPECT_EQ_INT(s.close_code, 1001);
 }
 
-TEST(server_close_without_code_is_1005_and_answered_empty)
+/* The script's only frame is a close: the read returns it with want_code and a reason of
+   want_len bytes, and the client's answer echoes the code. */
+static void expect_server_close(script *s, unsigned want_code, size_t want_len)
 {
-    static script s;
-    add(&s, true, 0, 8, "", 0, false);
     wsc_err err;
-    wsc_client *c = open_script(&s, NULL, &err);
+    wsc_client *c = open_script(s, NULL, &err);
     CHECK(c);
     wsc_msg m;
     CHECK_EQ_INT(wsc_client_read(c, &m), 0);
     EXPECT_EQ_INT(m.type, WSC_CLOSE);
-    EXPECT_EQ_INT(m.close_code, 1005);
-    EXPECT_EQ_INT(m.len, 0);
+    EXPECT_EQ_INT(m.close_code, want_code);
+    EXPECT_EQ_INT(m.len, want_len);
     wsc_client_free(c);
-    finish(&s);
-    EXPECT_EQ_INT(s.close_code, 1005);
+    finish(s);
+    EXPECT_EQ_INT(s->close_code, want_code);
+}
+
+TEST(server_close_without_code_is_1005_and_answered_empty)
+{
+    static script s;
+    add(&s, true, 0, 8, "", 0, false);
+    expect_server_close(&s, 1005, 0);
     EXPECT_EQ_INT(s.close_len, 0);
 }
 
@@ -606,17 +610,7 @@ TEST(longest_close_reason)
     p[1] = 0xA0; /* 4000 */
     memset(p + 2, 'r', 123);
     add(&s, true, 0, 8, p, sizeof p, false);
-    wsc_err err;
-    wsc_client *c = open_script(&s, NULL, &err);
-    CHECK(c);
-    wsc_msg m;
-    CHECK_EQ_INT(wsc_client_read(c, &m), 0);
-    EXPECT_EQ_INT(m.type, WSC_CLOSE);
-    EXPECT_EQ_INT(m.close_code, 4000);
-    EXPECT_EQ_INT(m.len, 123);
-    wsc_client_free(c);
-    finish(&s);
-    EXPECT_EQ_INT(s.close_code, 4000);
+    expect_server_close(&s, 4000, 123);
 }
 
 TEST(eof_in_the_middle_of_a_message)
