@@ -42,6 +42,13 @@ WSC_API wsc_client *wsc_client_new(const wsc_client_config *cfg, wsc_err *err)
         wsc__err(err, WSC_ECONFIG, "client: port %d is out of range", cfg->port);
         return NULL;
     }
+    /* The read buffer adds slack for headers and control frames to buffer_size; bound it so that
+       sum cannot wrap and a typo cannot ask for a terabyte. */
+    if (cfg->buffer_size > WSC__CLIENT_BUFFER_SIZE_MAX) {
+        wsc__err(err, WSC_ECONFIG, "client: buffer_size %zu is over the limit of %zu bytes",
+                 cfg->buffer_size, (size_t)WSC__CLIENT_BUFFER_SIZE_MAX);
+        return NULL;
+    }
 
     wsc_client *c = calloc(1, sizeof *c);
     if (!c) {
@@ -123,14 +130,16 @@ WSC_API void wsc_client_free(wsc_client *c)
 
 /* The Host header: host, bracketed when it is an IPv6 literal, with the port unless it is the
    scheme's default (RFC 7230 section 5.4). */
-static void host_header(const wsc_client *c, char *out, size_t cap)
+static bool host_header(const wsc_client *c, char *out, size_t cap)
 {
     bool v6 = strchr(c->host, ':') != NULL;
     bool dflt = c->port == (c->tls ? 443 : 80);
+    int n;
     if (dflt)
-        snprintf(out, cap, v6 ? "[%s]" : "%s", c->host);
+        n = snprintf(out, cap, v6 ? "[%s]" : "%s", c->host);
     else
-        snprintf(out, cap, v6 ? "[%s]:%d" : "%s:%d", c->host, c->port);
+        n = snprintf(out, cap, v6 ? "[%s]:%d" : "%s:%d", c->host, c->port);
+    return n > 0 && (size_t)n < cap;
 }
 
 /* Section 4.1: a subprotocol in the answer must be one we offered (the caller offers them through
@@ -174,7 +183,8 @@ static int handshake(wsc_client *c, const char *path, const wsc_handshake_opts *
         path = "/";
     if (!wsc__hs_key_new(key))
         return wsc__err(err, WSC_EHANDSHAKE, "handshake: no random key");
-    host_header(c, host, sizeof host);
+    if (!host_header(c, host, sizeof host))
+        return wsc__err(err, WSC_EINVAL, "handshake: host name too long for a Host header");
     size_t cap = 256 + strlen(host) + strlen(path) + extra_len, len = 0;
     char *req = malloc(cap);
     if (!req)

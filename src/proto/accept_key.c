@@ -2,6 +2,7 @@
  * on OpenSSL's SHA-1, base64 and CSPRNG. */
 #include "proto/handshake.h"
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <string.h>
@@ -21,6 +22,9 @@ bool wsc__accept_key(const char *key, size_t key_len, char out[29])
 
     EVP_MD_CTX_free(ctx);
     if (!ok) {
+        /* OpenSSL's error queue is per thread: leaving entries there would be blamed on the
+           next, unrelated TLS call made on this thread. */
+        ERR_clear_error();
         out[0] = '\0';
         return false;
     }
@@ -55,6 +59,7 @@ bool wsc__hs_key_new(char out[25])
     /* Section 4.1: the nonce must be chosen randomly for each connection, so it
        comes from the CSPRNG, which is thread-safe and fork-safe in OpenSSL. */
     if (RAND_bytes(nonce, sizeof nonce) != 1) {
+        ERR_clear_error();
         out[0] = '\0';
         return false;
     }

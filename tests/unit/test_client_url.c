@@ -1,7 +1,8 @@
-/* ws:// and wss:// URL parsing (no network). */
+/* ws:// and wss:// URL parsing and client config checks (no network). */
 #include "../test.h"
 
 #include "client/url.h"
+#include "wsc.h"
 
 static void ok(const char *url, bool tls, const char *host, bool v6, int port, const char *target)
 {
@@ -73,4 +74,22 @@ TEST(bad_urls)
     char longhost[400] = "ws://";
     memset(longhost + 5, 'a', 300);
     bad(longhost);
+}
+
+/* Bad configurations are refused before any connection is attempted. */
+TEST(bad_client_configs)
+{
+    wsc_err err;
+    wsc_client_config no_host = {0};
+    EXPECT(wsc_client_new(&no_host, &err) == NULL);
+    EXPECT_EQ_INT(err.code, WSC_ECONFIG);
+
+    wsc_client_config bad_port = {.host = "127.0.0.1", .port = 70000};
+    EXPECT(wsc_client_new(&bad_port, &err) == NULL);
+    EXPECT_EQ_INT(err.code, WSC_ECONFIG);
+
+    wsc_client_config huge = {.host = "127.0.0.1", .port = 1, .buffer_size = SIZE_MAX - 10};
+    EXPECT(wsc_client_new(&huge, &err) == NULL);
+    EXPECT_EQ_INT(err.code, WSC_ECONFIG);
+    EXPECT(strstr(err.message, "buffer_size") != NULL);
 }
