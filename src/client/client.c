@@ -81,6 +81,7 @@ WSC_API wsc_client *wsc_client_new(const wsc_client_config *cfg, wsc_err *err)
     pthread_condattr_destroy(&ca);
     atomic_init(&c->state, WSC__CS_NEW);
     atomic_init(&c->close_deadline, 0);
+    atomic_init(&c->pend_any, false);
     if (!c->host || !c->rbuf) {
         client_destroy(c);
         wsc__err(err, WSC_ENOMEM, NULL);

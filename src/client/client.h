@@ -4,9 +4,17 @@
  * the close handshake): it alone touches the reader, the read buffer and the message being
  * assembled; the "reader role" is claimed under mu. Any thread may write: wmu serialises whole
  * frames, so frames from different threads never interleave. mu guards the connection state and is
- * only held for short moments, never across I/O, so a writer blocked on a full socket never stops
- * the reader (which is what would deadlock against a peer that stops reading while its own writes
- * are blocked). Lock order: wmu before mu; the TLS transport's own lock is innermost. */
+ * only held for short moments, never across I/O. Lock order: wmu before mu; the TLS transport's own
+ * lock is innermost.
+ *
+ * The reader never waits for wmu. A writer blocked on a full socket holds wmu; if the reader then
+ * waited for it to send an automatic pong or close reply, nobody would read, and a peer that is
+ * itself blocked writing to us (and so not reading) would never drain: both sides would stall for
+ * good. So automatic replies go through a pending slot under mu (the latest ping's payload, as
+ * section 5.5.3 allows, and a close code): whoever holds wmu sends them before and after its own
+ * frame (never inside it: a control frame may only come between frames) and checks once more after
+ * letting go of wmu. The blocked writer polls for POLLOUT only: the reader keeps reading on its own,
+ * and a writer that also woke on POLLIN would spin on bytes it must not consume. */
 #ifndef WSC_CLIENT_CLIENT_H
 #define WSC_CLIENT_CLIENT_H
 
@@ -85,6 +93,13 @@ struct wsc_client {
     /* writers */
     pthread_mutex_t wmu;
 
+    /* automatic replies waiting for wmu: guarded by mu; pend_any is a hint readable without it */
+    atomic_bool pend_any;
+    bool pend_pong, pend_close;
+    uint8_t pend_pong_data[125];
+    size_t pend_pong_len;
+    unsigned pend_close_code; /* 1005: an empty close payload */
+
     /* shared: mu */
     pthread_mutex_t mu;
     pthread_cond_t cond;         /* state changes, the end of a reader role (CLOCK_MONOTONIC) */
@@ -126,6 +141,21 @@ int wsc__client_send(wsc_client *c, unsigned opcode, void *data, size_t len, boo
  * (then WSC_ECLOSED). Bounded by deadline. */
 int wsc__client_send_close(wsc_client *c, unsigned code, const char *reason, size_t reason_len,
                            int64_t deadline);
+
+/* Sends an automatic pong (the payload of the latest ping) or close reply (opcode WSC__OP_CLOSE,
+ * with code) without waiting for wmu: when another thread holds it, the reply is left pending for
+ * that thread, which sends it right after its current frame. A pong already pending is replaced.
+ * Reader role; never blocks on a full socket for a pong (it stays pending until the socket takes
+ * it). */
+void wsc__client_send_auto(wsc_client *c, unsigned opcode, const uint8_t *data, size_t len,
+                           unsigned code);
+
+/* Sends pending automatic replies if wmu is free and the socket can take them (reader role). */
+void wsc__client_flush_pending(wsc_client *c);
+
+/* Answers a close frame from the server with code (section 5.5.1) through the pending slot, waits
+ * (bounded) until the answer is out, then ends the connection. Reader role. */
+void wsc__client_answer_close(wsc_client *c, unsigned code);
 
 /* ---- client_read.c ---- */
 

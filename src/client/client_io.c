@@ -7,6 +7,8 @@
 #include "io/connect.h"
 #include "util/log.h"
 
+enum { PENDING_RETRY_MS = 50 };
+
 int wsc__client_write_all(wsc_client *c, struct iovec *iov, int iovcnt, int64_t deadline)
 {
     wsc__transport *t = c->t;
@@ -67,7 +69,17 @@ int wsc__client_fill(wsc_client *c, int64_t deadline)
             if (cd < d)
                 d = cd;
         }
-        int rc = wsc__fd_wait(t->fd, n == WSC__IO_WANT_READ ? POLLIN : POLLOUT, d);
+        /* An automatic reply left pending on a full socket, with no writer to send it: look again
+           now and then, since this thread waits only for input. */
+        int64_t w = d;
+        if (atomic_load(&c->pend_any)) {
+            wsc__client_flush_pending(c);
+            if (atomic_load(&c->pend_any) && wsc__clock_ms() + PENDING_RETRY_MS < d)
+                w = wsc__clock_ms() + PENDING_RETRY_MS;
+        }
+        int rc = wsc__fd_wait(t->fd, n == WSC__IO_WANT_READ ? POLLIN : POLLOUT, w);
+        if (rc == WSC_ETIMEDOUT && w != d)
+            continue;
         if (rc)
             return rc;
     }

@@ -40,7 +40,7 @@ static int loop(wsc_client *c, const wsc_client_handler *h, void *user)
             if (h->ping)
                 r = open ? h->ping(c, user, m.data, m.len) : 0;
             else if (open)
-                (void)wsc__client_send(c, WSC__OP_PONG, m.data, m.len, false, WSC__NO_DEADLINE);
+                wsc__client_send_auto(c, WSC__OP_PONG, m.data, m.len, 0);
             break;
         case WSC_PONG:
             if (h->pong && open)
@@ -50,10 +50,7 @@ static int loop(wsc_client *c, const wsc_client_handler *h, void *user)
             if (h->close_frame) {
                 r = h->close_frame(c, user, m.close_code, m.data, m.len);
                 /* Whatever the handler did, the handshake must be answered (section 5.5.1). */
-                if (atomic_load(&c->state) == WSC__CS_OPEN)
-                    (void)wsc__client_send_close(c, r ? WSC__CLOSE_INTERNAL : m.close_code, NULL, 0,
-                                                 wsc__clock_ms() + WSC__CLIENT_CLOSE_WAIT_MS);
-                wsc__client_mark_closed(c, 0);
+                wsc__client_answer_close(c, r ? WSC__CLOSE_INTERNAL : m.close_code);
             }
             if (failed)
                 return result;

@@ -186,8 +186,7 @@ static void on_close_frame(wsc_client *c, unsigned code, bool answer)
     pthread_mutex_unlock(&c->mu);
     if (st == WSC__CS_OPEN && answer) {
         /* Echo the code (1005, "no code", becomes an empty payload), as section 5.5.1 suggests. */
-        (void)wsc__client_send_close(c, code, NULL, 0, wsc__clock_ms() + WSC__CLIENT_CLOSE_WAIT_MS);
-        wsc__client_mark_closed(c, 0);
+        wsc__client_answer_close(c, code);
     }
 }
 

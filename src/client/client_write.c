@@ -1,6 +1,7 @@
 /* Client writes: masked frames (RFC 6455 section 5.3), one whole frame at a time under wmu, and the
  * close handshake. */
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <time.h>
 
@@ -57,12 +58,107 @@ static int write_masked_copy(wsc_client *c, const uint8_t *hdr, size_t hlen, con
     return rc;
 }
 
-int wsc__client_send(wsc_client *c, unsigned opcode, void *data, size_t len, bool copy,
+/* Puts one masked frame on the wire (wmu held). */
+static int put_frame(wsc_client *c, unsigned opcode, void *data, size_t len, bool copy,
                      int64_t deadline)
 {
     uint8_t hdr[WSC__FRAME_HEADER_MAX];
     uint8_t key[4];
 
+    /* Section 5.3: a fresh, unpredictable key for every frame, so a script cannot choose the bytes
+       that appear on the wire (the cache-poisoning attack of section 10.3). */
+    wsc__mask_key_new(key);
+    size_t hlen = wsc__frame_header_build(hdr, opcode, true, false, len, key);
+    if (copy)
+        return write_masked_copy(c, hdr, hlen, data, len, key, deadline);
+    wsc__mask(data, len, key, 0);
+    struct iovec iov[2] = {{hdr, hlen}, {data, len}};
+    return wsc__client_write_all(c, iov, 2, deadline);
+}
+
+/* Our close frame is out: wait for the answer (bounded), or end the handshake if it was one. */
+static void close_sent(wsc_client *c)
+{
+    pthread_mutex_lock(&c->mu);
+    atomic_store(&c->close_deadline, wsc__clock_ms() + WSC__CLIENT_CLOSE_WAIT_MS);
+    if (atomic_load(&c->state) == WSC__CS_OPEN) {
+        atomic_store(&c->state, WSC__CS_CLOSING);
+        /* The server closed first and this is our answer: the handshake is complete. */
+        if (c->peer_closed)
+            wsc__client_mark_closed_locked(c, 0);
+    }
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* A failed write ends the connection: a frame may be half written, so nothing more can follow. */
+static int write_failed(wsc_client *c, int rc)
+{
+    if (rc == WSC_EIO || rc == WSC_ETIMEDOUT)
+        wsc__client_mark_closed(c, rc);
+    return rc;
+}
+
+/* Sends the pending automatic replies (wmu held), between whole frames only. With only_if_writable
+ * (the reader) nothing is sent while the socket is full: a control frame of at most 131 bytes fits
+ * at once whenever poll reports POLLOUT, so the reader does not wait on the socket either. Returns
+ * 0 or a write error; *left is set when replies stay pending for that reason. */
+static int send_pending(wsc_client *c, int64_t deadline, bool only_if_writable, bool *left)
+{
+    *left = false;
+    while (atomic_load(&c->pend_any)) {
+        if (only_if_writable) {
+            struct pollfd p = {c->t->fd, POLLOUT, 0};
+            if (poll(&p, 1, 0) != 1 || !(p.revents & POLLOUT)) {
+                *left = true;
+                return 0;
+            }
+        }
+        uint8_t payload[WSC__CONTROL_MAX];
+        size_t n = 0;
+        unsigned op = 0;
+        pthread_mutex_lock(&c->mu);
+        if (atomic_load(&c->state) == WSC__CS_OPEN) {
+            if (c->pend_close) {
+                /* Nothing may follow a close frame, so a pending pong goes with it. */
+                op = WSC__OP_CLOSE;
+                n = wsc__close_payload_build(payload, c->pend_close_code, NULL, 0);
+            } else if (c->pend_pong) {
+                op = WSC__OP_PONG;
+                n = c->pend_pong_len;
+                memcpy(payload, c->pend_pong_data, n);
+            }
+        }
+        c->pend_close = c->pend_pong = false;
+        atomic_store(&c->pend_any, false);
+        pthread_mutex_unlock(&c->mu);
+        if (!op)
+            return 0;
+        int rc = put_frame(c, op, payload, n, false, deadline);
+        if (rc)
+            return write_failed(c, rc);
+        if (op == WSC__OP_CLOSE)
+            close_sent(c);
+    }
+    return 0;
+}
+
+/* Lets go of wmu. A reply the reader left pending after our last look (it found wmu taken) would
+   otherwise wait for the next write: take wmu back and send it, unless another writer has it (that
+   one sends it). */
+static void unlock_writer(wsc_client *c, int64_t deadline)
+{
+    pthread_mutex_unlock(&c->wmu);
+    while (atomic_load(&c->pend_any) && pthread_mutex_trylock(&c->wmu) == 0) {
+        bool left;
+        (void)send_pending(c, deadline, false, &left);
+        pthread_mutex_unlock(&c->wmu);
+    }
+}
+
+int wsc__client_send(wsc_client *c, unsigned opcode, void *data, size_t len, bool copy,
+                     int64_t deadline)
+{
     if (wsc__op_is_control(opcode) && len > WSC__CONTROL_MAX)
         return WSC_EINVAL;
     if (len && !data)
@@ -75,36 +171,80 @@ int wsc__client_send(wsc_client *c, unsigned opcode, void *data, size_t len, boo
         pthread_mutex_unlock(&c->wmu);
         return st == WSC__CS_NEW ? WSC_ESTATE : WSC_ECLOSED;
     }
-    /* Section 5.3: a fresh, unpredictable key for every frame, so a script cannot choose the bytes
-       that appear on the wire (the cache-poisoning attack of section 10.3). */
-    wsc__mask_key_new(key);
-    size_t hlen = wsc__frame_header_build(hdr, opcode, true, false, len, key);
-    if (copy) {
-        rc = write_masked_copy(c, hdr, hlen, data, len, key, deadline);
-    } else {
-        wsc__mask(data, len, key, 0);
-        struct iovec iov[2] = {{hdr, hlen}, {data, len}};
-        rc = wsc__client_write_all(c, iov, 2, deadline);
+    bool left;
+    rc = send_pending(c, deadline, false, &left);
+    if (rc == 0 && atomic_load(&c->state) != WSC__CS_OPEN)
+        rc = WSC_ECLOSED; /* the pending reply was a close frame */
+    if (rc == 0) {
+        rc = write_failed(c, put_frame(c, opcode, data, len, copy, deadline));
+        if (rc == 0 && opcode == WSC__OP_CLOSE)
+            close_sent(c);
+        /* Replies that came in while this frame was being written go right after it: a frame of
+           many megabytes must not keep a pong (or a close reply) waiting any longer. */
+        if (rc == 0)
+            (void)send_pending(c, deadline, false, &left);
     }
-    if (rc == 0 && opcode == WSC__OP_CLOSE) {
-        pthread_mutex_lock(&c->mu);
-        atomic_store(&c->close_deadline, wsc__clock_ms() + WSC__CLIENT_CLOSE_WAIT_MS);
-        if (atomic_load(&c->state) == WSC__CS_OPEN) {
-            atomic_store(&c->state, WSC__CS_CLOSING);
-            /* The server closed first and this is our answer: the handshake is complete. */
-            if (c->peer_closed)
-                wsc__client_mark_closed_locked(c, 0);
-        }
-        pthread_cond_broadcast(&c->cond);
-        pthread_mutex_unlock(&c->mu);
-    } else if (rc == WSC_EIO) {
-        /* A frame may be half written: nothing more can be sent on this stream. */
-        wsc__client_mark_closed(c, WSC_EIO);
-    } else if (rc == WSC_ETIMEDOUT) {
-        wsc__client_mark_closed(c, WSC_ETIMEDOUT);
-    }
-    pthread_mutex_unlock(&c->wmu);
+    unlock_writer(c, deadline);
     return rc;
+}
+
+void wsc__client_flush_pending(wsc_client *c)
+{
+    while (atomic_load(&c->pend_any) && pthread_mutex_trylock(&c->wmu) == 0) {
+        bool left;
+        int rc = send_pending(c, wsc__clock_ms() + WSC__CLIENT_CLOSE_WAIT_MS, true, &left);
+        pthread_mutex_unlock(&c->wmu);
+        if (rc || left)
+            break;
+    }
+}
+
+void wsc__client_send_auto(wsc_client *c, unsigned opcode, const uint8_t *data, size_t len,
+                           unsigned code)
+{
+    pthread_mutex_lock(&c->mu);
+    if (atomic_load(&c->state) == WSC__CS_OPEN) {
+        if (opcode == WSC__OP_CLOSE) {
+            if (!c->pend_close) {
+                c->pend_close = true;
+                c->pend_close_code = code;
+            }
+        } else {
+            /* Section 5.5.3: answering only the most recent ping is enough. */
+            c->pend_pong = true;
+            c->pend_pong_len = len < WSC__CONTROL_MAX ? len : WSC__CONTROL_MAX;
+            if (len)
+                memcpy(c->pend_pong_data, data, c->pend_pong_len);
+        }
+        atomic_store(&c->pend_any, true);
+    }
+    pthread_mutex_unlock(&c->mu);
+    wsc__client_flush_pending(c);
+}
+
+void wsc__client_answer_close(wsc_client *c, unsigned code)
+{
+    int64_t deadline = wsc__clock_ms() + WSC__CLIENT_CLOSE_WAIT_MS;
+    wsc__client_send_auto(c, WSC__OP_CLOSE, NULL, 0, code);
+    /* Nothing is left to read after the server's close frame, so this thread may now wait for the
+       socket too: the answer goes out from here if wmu is free, else from the thread that holds
+       it, right after its frame. Either way within the close wait. */
+    if (atomic_load(&c->pend_any) && pthread_mutex_trylock(&c->wmu) == 0) {
+        bool left;
+        (void)send_pending(c, deadline, false, &left);
+        unlock_writer(c, deadline);
+    }
+    pthread_mutex_lock(&c->mu);
+    while (atomic_load(&c->state) == WSC__CS_OPEN) {
+        struct timespec ts = {(time_t)(deadline / 1000), (long)(deadline % 1000) * 1000000L};
+        if (pthread_cond_timedwait(&c->cond, &c->mu, &ts) == ETIMEDOUT &&
+            atomic_load(&c->state) == WSC__CS_OPEN) {
+            WSC__LOG(WSC_LOG_INFO, "client %s:%d: close reply not sent in time", c->host, c->port);
+            wsc__client_mark_closed_locked(c, WSC_ETIMEDOUT);
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    wsc__client_mark_closed(c, 0);
 }
 
 int wsc__client_send_close(wsc_client *c, unsigned code, const char *reason, size_t reason_len,
