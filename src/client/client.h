@@ -38,6 +38,9 @@ enum {
     /* How long a close waits for the server's answering close frame before dropping the TCP
        connection (RFC 6455 section 7.1.1 leaves the wait to the endpoint). */
     WSC__CLIENT_CLOSE_WAIT_MS = 2000,
+    /* After answering the server's close frame, how long to wait for the server to close the TCP
+       connection first (section 7.1.1: so that TIME_WAIT stays on the server) before closing it. */
+    WSC__CLIENT_LINGER_MS = 1000,
     /* The read buffer is buffer_size plus this much: a message of up to buffer_size bytes is
        assembled inside it and still leaves room for a frame header or a whole control frame
        (at most WSC__CONTROL_FRAME_MAX = 139 bytes) arriving between its fragments, so
@@ -123,6 +126,10 @@ int wsc__client_write_all(wsc_client *c, struct iovec *iov, int iovcnt, int64_t 
  * stream) or WSC_EIO. Reader role. */
 int wsc__client_fill(wsc_client *c, int64_t deadline);
 
+/* Reads and discards until the server ends the stream or deadline passes, without touching the
+ * read buffer (a close reason handed out may point into it). Reader role. */
+void wsc__client_linger(wsc_client *c, int64_t deadline);
+
 /* Marks the connection over with rc (first caller wins) and shuts the transport down, which wakes
  * every thread waiting on the socket. mark_closed takes mu; the _locked variant expects it held. */
 void wsc__client_mark_closed(wsc_client *c, int rc);
@@ -154,7 +161,8 @@ void wsc__client_send_auto(wsc_client *c, unsigned opcode, const uint8_t *data, 
 void wsc__client_flush_pending(wsc_client *c);
 
 /* Answers a close frame from the server with code (section 5.5.1) through the pending slot, waits
- * (bounded) until the answer is out, then ends the connection. Reader role. */
+ * (bounded) until the answer is out, waits (bounded) for the server to close the TCP connection,
+ * then ends the connection. Reader role. */
 void wsc__client_answer_close(wsc_client *c, unsigned code);
 
 /* ---- client_read.c ---- */

@@ -85,6 +85,23 @@ int wsc__client_fill(wsc_client *c, int64_t deadline)
     }
 }
 
+void wsc__client_linger(wsc_client *c, int64_t deadline)
+{
+    wsc__transport *t = c->t;
+    uint8_t buf[512];
+
+    /* The clock is checked on every pass, so a server that keeps sending cannot hold us here. */
+    while (wsc__clock_ms() < deadline) {
+        ptrdiff_t n = t->ops->read(t, buf, sizeof buf);
+        if (n > 0)
+            continue;
+        if (n == 0 || n == WSC__IO_ERROR)
+            return;
+        if (wsc__fd_wait(t->fd, n == WSC__IO_WANT_READ ? POLLIN : POLLOUT, deadline) != 0)
+            return;
+    }
+}
+
 void wsc__client_mark_closed_locked(wsc_client *c, int rc)
 {
     if (atomic_load(&c->state) != WSC__CS_CLOSED) {

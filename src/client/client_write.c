@@ -76,17 +76,15 @@ static int put_frame(wsc_client *c, unsigned opcode, void *data, size_t len, boo
     return wsc__client_write_all(c, iov, 2, deadline);
 }
 
-/* Our close frame is out: wait for the answer (bounded), or end the handshake if it was one. */
+/* Our close frame is out: wait for the answer (bounded). When it was the answer to the server's
+   close, the reader that received that close (in wsc__client_answer_close) ends the connection
+   after waiting for the server to hang up first. */
 static void close_sent(wsc_client *c)
 {
     pthread_mutex_lock(&c->mu);
     atomic_store(&c->close_deadline, wsc__clock_ms() + WSC__CLIENT_CLOSE_WAIT_MS);
-    if (atomic_load(&c->state) == WSC__CS_OPEN) {
+    if (atomic_load(&c->state) == WSC__CS_OPEN)
         atomic_store(&c->state, WSC__CS_CLOSING);
-        /* The server closed first and this is our answer: the handshake is complete. */
-        if (c->peer_closed)
-            wsc__client_mark_closed_locked(c, 0);
-    }
     pthread_cond_broadcast(&c->cond);
     pthread_mutex_unlock(&c->mu);
 }
@@ -243,7 +241,12 @@ void wsc__client_answer_close(wsc_client *c, unsigned code)
             wsc__client_mark_closed_locked(c, WSC_ETIMEDOUT);
         }
     }
+    bool answered = atomic_load(&c->state) == WSC__CS_CLOSING;
     pthread_mutex_unlock(&c->mu);
+    /* Section 7.1.1: the server should close the TCP connection first, so that TIME_WAIT lands on
+       its side; give it a moment, reading and discarding, before closing ourselves. */
+    if (answered)
+        wsc__client_linger(c, wsc__clock_ms() + WSC__CLIENT_LINGER_MS);
     wsc__client_mark_closed(c, 0);
 }
 
