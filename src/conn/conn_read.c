@@ -356,7 +356,9 @@ static bool on_control(wsc_conn *c, const wsc__event *ev, uint8_t *base, size_t 
 /* Parses base[pos..len) until it needs more bytes or must stop; keeps the rest in `in`. */
 static void parse(wsc_conn *c, uint8_t *base, size_t pos, size_t len, int region)
 {
-    while (parsing(c)) {
+    /* Nothing left: the reader could only answer NEED_MORE (it reports an empty frame with its
+       header, and an error on the call that found it). */
+    while (pos < len && parsing(c)) {
         wsc__event ev;
         size_t used = wsc__reader_next(&c->rd, base + pos, len - pos, &ev);
         if (ev.kind == WSC__EV_NEED_MORE)
