@@ -241,7 +241,9 @@ static bool msg_reserve(wsc_conn *c, size_t need)
 /* Keeps frame_rest (the current frame's declared payload still to come) up to date. */
 static void track_frame(wsc_conn *c, const wsc__event *ev, size_t used)
 {
-    if (used > ev->len) /* this chunk starts a frame: its header precedes the payload */
+    if (ev->last) /* the message, hence its frame, is complete: no header to decode again */
+        c->frame_rest = 0;
+    else if (used > ev->len) /* this chunk starts a frame: its header precedes the payload */
         c->frame_rest = (uint32_t)(header_payload_len(ev->data - (used - ev->len)) - ev->len);
     else
         c->frame_rest -= (uint32_t)ev->len;
@@ -373,7 +375,8 @@ static void parse(wsc_conn *c, uint8_t *base, size_t pos, size_t len, int region
         if (!go_on)
             break;
     }
-    if (c->state <= WSC__ST_CLOSING && !keep_rest(c, base, pos, len, region))
+    if (c->state <= WSC__ST_CLOSING && (pos < len || region == R_IN) &&
+        !keep_rest(c, base, pos, len, region))
         fail(c, WSC_CLOSE_INTERNAL);
 }
 
