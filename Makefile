@@ -56,6 +56,8 @@ REPLAYS    := $(patsubst fuzz/%.c,build/asan/replay/%,$(FUZZ_SRC))
 
 .PHONY: all lib asan tsan test fuzz fuzz-build bench install clean check-symbols check-clang
 .DEFAULT_GOAL := all
+# Keep objects make considers intermediate, so nothing is printed after the test summary.
+.SECONDARY:
 
 all: lib $(REL_BIN) $(if $(HAVE_LWS),build/bin/lws_echo)
 lib: build/lib/libwsc.a build/lib/libwsc.so
