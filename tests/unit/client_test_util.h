@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proto/handshake.h"
 #include "wsc.h"
 
 #define CT_PYTHON "/usr/bin/python3"
@@ -258,6 +259,25 @@ static inline size_t ct_read_head(int fd, char *buf, size_t cap, int timeout_ms)
         buf[got] = '\0';
     }
     return got;
+}
+
+/* Builds the 101 answer to the upgrade request in head (its key's accept value, then extra
+   header lines, each ending in \r\n). Returns the length written into out. */
+static inline size_t ct_build_101(const char *head, const char *extra, char *out, size_t cap)
+{
+    char accept[29] = "";
+    const char *k = strcasestr(head, "Sec-WebSocket-Key:");
+    if (k) {
+        k += 18;
+        while (*k == ' ')
+            k++;
+        wsc__accept_key(k, 24, accept);
+    }
+    int n = snprintf(out, cap,
+                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n",
+                     accept, extra ? extra : "");
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 
 /* Reads exactly n bytes within timeout_ms; returns the count read. */

@@ -27,20 +27,9 @@ static void *serve(void *arg)
     if (fd < 0)
         return NULL;
     ct_read_head(fd, head, sizeof head, 5000);
-    char accept[29] = "";
-    const char *k = strcasestr(head, "Sec-WebSocket-Key:");
-    if (k) {
-        k += 18;
-        while (*k == ' ')
-            k++;
-        wsc__accept_key(k, 24, accept);
-    }
-    int n = snprintf(out, sizeof out,
-                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                     "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
-                     accept);
+    size_t n = ct_build_101(head, NULL, out, sizeof out);
     static const uint8_t close4001[] = {0x88, 2, 0x0F, 0xA1};
-    ct_write_all(fd, out, (size_t)n);
+    ct_write_all(fd, out, n);
     ct_write_all(fd, close4001, sizeof close4001);
     uint8_t p[125];
     size_t len;

@@ -92,18 +92,7 @@ static void *serve(void *arg)
         return NULL;
     ct_read_head(fd, head, sizeof head, 5000);
     if (s->response == NULL) {
-        char accept[29] = "";
-        const char *k = strcasestr(head, "Sec-WebSocket-Key:");
-        if (k) {
-            k += 18;
-            while (*k == ' ')
-                k++;
-            wsc__accept_key(k, 24, accept);
-        }
-        out_len = (size_t)snprintf(out, sizeof out,
-                                   "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                                   "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n",
-                                   accept, s->extra_101 ? s->extra_101 : "");
+        out_len = ct_build_101(head, s->extra_101, out, sizeof out);
     } else {
         out_len = (size_t)snprintf(out, sizeof out, "%s", s->response);
     }

@@ -89,19 +89,8 @@ static void *serve(void *arg)
     if (fd < 0)
         return NULL;
     ct_read_head(fd, head, sizeof head, 5000);
-    char accept[29] = "";
-    const char *k = strcasestr(head, "Sec-WebSocket-Key:");
-    if (k) {
-        k += 18;
-        while (*k == ' ')
-            k++;
-        wsc__accept_key(k, 24, accept);
-    }
-    int n = snprintf(out, sizeof out,
-                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                     "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
-                     accept);
-    ct_write_all(fd, out, (size_t)n);
+    size_t n = ct_build_101(head, NULL, out, sizeof out);
+    ct_write_all(fd, out, n);
 
     /* The big message has started: from here its writer holds the lock until we read. */
     struct pollfd pfd = {fd, POLLIN, 0};
