@@ -26,6 +26,36 @@ uint32_t payload_start(uint32_t id, uint64_t seq)
     return (uint32_t)(((uint64_t)id * 2654435761u + seq * 40503u) % PERIOD);
 }
 
+/* dst = src ^ k for n bytes, k being 8 key bytes lined up with dst[0]. The
+ * load generator masks every byte it sends, as a browser does, so this runs
+ * at memcpy speed: 32 bytes per step, with an AVX2 copy picked at load time
+ * where the CPU has it (the plain copy does the same in two 16-byte halves). */
+typedef uint8_t vec32 __attribute__((vector_size(32)));
+
+__attribute__((target_clones("avx2", "default"))) static void xor_copy(uint8_t *dst,
+                                                                        const uint8_t *src,
+                                                                        size_t n, uint64_t k)
+{
+    vec32 kv;
+    for (unsigned j = 0; j < 32; j += 8)
+        memcpy((uint8_t *)&kv + j, &k, 8);
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        vec32 v;
+        memcpy(&v, src + i, 32);
+        v ^= kv;
+        memcpy(dst + i, &v, 32);
+    }
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, src + i, 8);
+        w ^= k;
+        memcpy(dst + i, &w, 8);
+    }
+    for (; i < n; i++)
+        dst[i] = src[i] ^ (uint8_t)(k >> (8 * (i & 7u)));
+}
+
 void payload_copy(uint8_t *dst, size_t n, uint32_t start, uint64_t off, const uint8_t *key)
 {
     while (n) {
@@ -35,21 +65,14 @@ void payload_copy(uint8_t *dst, size_t n, uint32_t start, uint64_t off, const ui
         if (!key) {
             memcpy(dst, src, c);
         } else {
-            /* Eight key bytes lined up with dst[0], so whole words can be XORed. */
+            /* Section 5.3: payload byte i is XORed with key byte i % 4, counted from the
+               frame's first payload byte, which is off here. */
             uint8_t kk[8];
             for (unsigned j = 0; j < 8; j++)
                 kk[j] = key[(off + j) & 3u];
             uint64_t k;
             memcpy(&k, kk, 8);
-            size_t i = 0;
-            for (; i + 8 <= c; i += 8) {
-                uint64_t w;
-                memcpy(&w, src + i, 8);
-                w ^= k;
-                memcpy(dst + i, &w, 8);
-            }
-            for (; i < c; i++)
-                dst[i] = src[i] ^ kk[i & 7u];
+            xor_copy(dst, src, c, k);
         }
         dst += c;
         off += c;
