@@ -275,6 +275,25 @@ static void msg_job(wsc_conn *c, unsigned opcode)
     c->job_len = c->msg_len;
 }
 
+static int call_message(wsc_conn *c, const wsc__ctx *x, wsc_arena *arena, unsigned type,
+                        uint8_t *data, size_t len);
+
+/* Inline handlers and a message whole in one frame, the common case: the callback gets the bytes
+   where they were read, with none of the job bookkeeping a pool hand-off needs. */
+static bool deliver_inline(wsc_conn *c, const wsc__event *ev)
+{
+    wsc__wctx *w = c->w;
+    if (call_message(c, w->ctx, &w->arena, ev->opcode, ev->len ? ev->data : empty_payload,
+                     ev->len) != 0)
+        wsc_conn_close(c, WSC_CLOSE_INTERNAL, NULL);
+    wsc__arena_reset(&w->arena);
+    if (ev->data == c->msg.data)
+        c->msg_len = 0;
+    wsc__conn_sync_state(c);
+    wsc__conn_check_done(c);
+    return true;
+}
+
 static bool on_data(wsc_conn *c, const wsc__event *ev, size_t used, uint8_t *base, size_t *pos,
                     size_t len, int region)
 {
@@ -286,6 +305,8 @@ static bool on_data(wsc_conn *c, const wsc__event *ev, size_t used, uint8_t *bas
         return true;
     }
     if (ev->first && ev->last) {
+        if (!c->w->ctx->submit && region != R_IN)
+            return deliver_inline(c, ev);
         c->job_code = (uint16_t)ev->opcode;
         return job_in_place(c, WSC__JOB_MSG, ev->data, ev->len, base, pos, len, region);
     }
@@ -748,6 +769,13 @@ void wsc__conn_run_pool_job(wsc_conn *c, wsc_arena *arena)
     wsc__batch_end(c);
 }
 
+static int call_message(wsc_conn *c, const wsc__ctx *x, wsc_arena *arena, unsigned type,
+                        uint8_t *data, size_t len)
+{
+    wsc_msg m = {.type = (wsc_msg_type)type, .data = data, .len = len, .arena = arena};
+    return x->h.message(c, c->user, &m);
+}
+
 void wsc__conn_run_job(wsc_conn *c, wsc_arena *arena)
 {
     const wsc__ctx *x = c->w->ctx;
@@ -756,14 +784,9 @@ void wsc__conn_run_job(wsc_conn *c, wsc_arena *arena)
     case WSC__JOB_INIT:
         run_init(c, x);
         break;
-    case WSC__JOB_MSG: {
-        wsc_msg m = {.type = (wsc_msg_type)c->job_code,
-                     .data = c->job_data,
-                     .len = c->job_len,
-                     .arena = arena};
-        rc = x->h.message(c, c->user, &m);
+    case WSC__JOB_MSG:
+        rc = call_message(c, x, arena, c->job_code, c->job_data, c->job_len);
         break;
-    }
     case WSC__JOB_PING:
         rc = x->h.client_ping(c, c->user, c->job_data, c->job_len);
         break;

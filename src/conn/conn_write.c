@@ -58,8 +58,15 @@ static size_t send_iov(wsc_conn *c, struct iovec *v, int k, size_t total)
     if (c->fd < 0 || (c->wflags & WSC__WF_BROKEN))
         return 0;
     while (sent < total) {
-        struct msghdr mh = {.msg_iov = v, .msg_iovlen = (size_t)k};
-        ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+        ssize_t n;
+        if (k == 1) {
+            /* The common case (one frame, or a span of them): send() skips copying in a
+               msghdr and an iovec array. */
+            n = send(c->fd, v[0].iov_base, v[0].iov_len, MSG_NOSIGNAL);
+        } else {
+            struct msghdr mh = {.msg_iov = v, .msg_iovlen = (size_t)k};
+            n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+        }
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -243,10 +250,11 @@ void wsc__wctx_flush(wsc__wctx *w)
     w->obuf_len = 0;
 }
 
-static int span_append(wsc_conn *c, const uint8_t *hdr, size_t hl, const void *data, size_t len)
+/* Room for n more bytes at the end of the connection's span in the loop's output buffer (n <=
+   WSC__SPAN_FRAME_MAX); NULL when out of memory. */
+static uint8_t *span_reserve(wsc_conn *c, size_t n)
 {
     wsc__wctx *w = c->w;
-    size_t n = hl + len;
     /* A connection has one contiguous span: if others wrote since, send ours first. */
     if (c->span_len && c->span_off + c->span_len != w->obuf_len)
         wsc__conn_flush_span(c);
@@ -254,16 +262,24 @@ static int span_append(wsc_conn *c, const uint8_t *hdr, size_t hl, const void *d
         wsc__wctx_flush(w);
     if (!c->span_len) {
         if (!wsc__wctx_flush_list(w, c))
-            return WSC_ENOMEM;
+            return NULL;
         c->span_off = (uint32_t)w->obuf_len;
     }
     uint8_t *dst = w->obuf + w->obuf_len;
+    w->obuf_len += n;
+    c->span_len += (uint32_t)n;
+    return dst;
+}
+
+static int span_append(wsc_conn *c, const uint8_t *hdr, size_t hl, const void *data, size_t len)
+{
+    uint8_t *dst = span_reserve(c, hl + len);
+    if (!dst)
+        return WSC_ENOMEM;
     if (hl)
         memcpy(dst, hdr, hl);
     if (len)
         memcpy(dst + hl, data, len);
-    w->obuf_len += n;
-    c->span_len += (uint32_t)n;
     return 0;
 }
 
@@ -420,7 +436,19 @@ int wsc_conn_write(wsc_conn *c, wsc_msg_type type, const void *data, size_t len)
     default:
         return WSC_EINVAL; /* close frames go through wsc_conn_close */
     }
-    size_t hl = wsc__frame_header_build(hdr, (unsigned)type, true, false, len, NULL);
+    size_t hl = wsc__frame_header_len(len, false);
+    if (hl + len <= WSC__SPAN_FRAME_MAX && on_loop(c) && c->state != WSC__ST_HS &&
+        atomic_load_explicit(&c->wstate, memory_order_acquire) == WSC__W_OPEN) {
+        /* An inline handler's frame, the common case: built where it will be sent from. */
+        uint8_t *dst = span_reserve(c, hl + len);
+        if (!dst)
+            return WSC_ENOMEM;
+        wsc__frame_header_build(dst, (unsigned)type, true, false, len, NULL);
+        if (len)
+            memcpy(dst + hl, data, len);
+        return 0;
+    }
+    wsc__frame_header_build(hdr, (unsigned)type, true, false, len, NULL);
     return write_bytes(c, hdr, hl, data, len);
 }
 

@@ -90,7 +90,7 @@ void *wsc_arena_alloc(wsc_arena *a, size_t size)
     return new_block(a, size);
 }
 
-void wsc__arena_reset(wsc_arena *a)
+void wsc__arena_reset_used(wsc_arena *a)
 {
     struct wsc__arena_block *blk = a->heap;
 
@@ -110,7 +110,7 @@ void wsc__arena_destroy(wsc_arena *a)
 {
     size_t first_size = a->first_size;
 
-    wsc__arena_reset(a);
+    wsc__arena_reset_used(a);
     free(a->first);
     wsc__arena_init(a, first_size);
 }

@@ -26,8 +26,13 @@ struct wsc_arena {
 void wsc__arena_init(wsc_arena *a, size_t first_block_size);
 
 /* Frees every heap block and rewinds the first block: every pointer handed out is invalid afterwards.
- * Thread-safety: the owning thread. */
-void wsc__arena_reset(wsc_arena *a);
+ * Thread-safety: the owning thread. Inline: it runs after every callback, and most use no arena. */
+void wsc__arena_reset_used(wsc_arena *a);
+static inline void wsc__arena_reset(wsc_arena *a)
+{
+    if (a->heap || a->cur_used)
+        wsc__arena_reset_used(a);
+}
 
 /* Frees everything, the first block too; the arena may be initialised again. Thread-safety: the
  * owning thread. */

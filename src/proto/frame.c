@@ -1,12 +1,6 @@
 /* RFC 6455 section 5.2 frame header construction. */
 #include "proto/frame.h"
 
-size_t wsc__frame_header_len(uint64_t payload_len, bool masked)
-{
-    size_t n = payload_len < 126 ? 2 : payload_len <= 0xFFFF ? 4 : 10;
-    return masked ? n + 4 : n;
-}
-
 size_t wsc__frame_header_build(uint8_t out[14], unsigned opcode, bool fin, bool rsv1,
                                uint64_t payload_len, const uint8_t *mask_key)
 {

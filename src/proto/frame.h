@@ -38,7 +38,11 @@ static inline bool wsc__op_is_control(unsigned opcode)
 
 /* Length of the header wsc__frame_header_build writes for this payload length (minimal encoding).
  */
-size_t wsc__frame_header_len(uint64_t payload_len, bool masked);
+static inline size_t wsc__frame_header_len(uint64_t payload_len, bool masked)
+{
+    size_t n = payload_len < 126 ? 2 : payload_len <= 0xFFFF ? 4 : 10;
+    return masked ? n + 4 : n;
+}
 
 /* Writes a frame header (2..14 bytes) into out with the minimal length encoding; mask_key NULL
  * means unmasked (server role), otherwise the 4 key bytes follow the length (client role). opcode

@@ -12,7 +12,7 @@
 
 _Static_assert(sizeof(wsc__reader) <= 48, "the reader is embedded in every connection");
 
-enum { ST_HEADER, ST_PAYLOAD, ST_ERROR };
+enum { ST_HEADER = WSC__READER_ST_HEADER, ST_PAYLOAD, ST_ERROR };
 
 /* r->frame bits. Message-level bits live until the message's last chunk, frame-level ones per
  * frame. */
@@ -93,6 +93,11 @@ static size_t fail(wsc__reader *r, unsigned err, wsc__event *ev)
     return 0;
 }
 
+void wsc__reader_fail_utf8(wsc__reader *r, wsc__event *ev)
+{
+    fail(r, E_UTF8, ev);
+}
+
 static size_t need_more(size_t need, wsc__event *ev)
 {
     *ev = (wsc__event){.kind = WSC__EV_NEED_MORE, .need = need};
@@ -136,85 +141,9 @@ static size_t payload_chunk(wsc__reader *r, uint8_t *p, size_t avail, wsc__event
     return n;
 }
 
-/* Unmasks a short payload (< 128 bytes) with 8-byte words; returns the OR of the unmasked bytes'
-   high bits (non-zero when some byte is not ASCII), so text needs no second pass when it is ASCII. */
-static inline uint64_t unmask_short(uint8_t *p, size_t n, const uint8_t key[4])
+size_t wsc__reader_next_general(wsc__reader *r, uint8_t *buf, size_t len, wsc__event *ev)
 {
-    uint32_t k32;
-    memcpy(&k32, key, 4);
-    uint64_t k64 = (uint64_t)k32 << 32 | k32, hi = 0, w;
-    size_t i = 0;
-    for (; n - i >= 8; i += 8) {
-        memcpy(&w, p + i, 8);
-        w ^= k64;
-        hi |= w;
-        memcpy(p + i, &w, 8);
-    }
-    /* i is a multiple of 8 here, so the key starts again at its byte 0. */
-    for (; i < n; i++) {
-        p[i] ^= key[i & 3];
-        hi |= p[i];
-    }
-    return hi & UINT64_C(0x8080808080808080);
-}
-
-/* The common case, decided in one go: a whole unfragmented TEXT/BINARY frame with a 7- or 16-bit
-   length, no RSV bits, masked as the role requires, with its whole payload in buf, and no message
-   in progress. Returns false (nothing touched) for anything else, which takes the general path. */
-static inline bool whole_frame(wsc__reader *r, uint8_t *buf, size_t len, wsc__event *ev,
-                               size_t *used)
-{
-    if (len < 2 || r->msg_op)
-        return false;
-    unsigned b0 = buf[0], b1 = buf[1];
-    unsigned op = b0 & 0x0Fu;
-    /* FIN set, RSV1-3 clear, TEXT or BINARY. */
-    if ((b0 & 0xF0u) != 0x80u || op - 1u > 1u)
-        return false;
-    bool masked = (b1 & 0x80u) != 0;
-    if (masked != (r->role == WSC__ROLE_SERVER))
-        return false;
-    unsigned l7 = b1 & 0x7Fu;
-    size_t hl = masked ? 6 : 2, plen = l7;
-    if (l7 >= 126) {
-        if (l7 == 127 || len < 4)
-            return false;
-        plen = (size_t)buf[2] << 8 | buf[3];
-        hl += 2;
-    }
-    if (len < hl || len - hl < plen || plen > r->max)
-        return false;
-    uint8_t *p = buf + hl;
-    uint64_t hi = 0;
-    if (masked) {
-        if (plen < 128)
-            hi = unmask_short(p, plen, buf + hl - 4);
-        else
-            wsc__mask(p, plen, buf + hl - 4, 0);
-    }
-    if (op == WSC__OP_TEXT && (r->flags & WSC__READER_UTF8) && (hi || plen >= 128 || !masked) &&
-        !wsc__utf8_valid(p, plen)) {
-        *used = fail(r, E_UTF8, ev);
-        return true;
-    }
-    r->msg_size = plen;
-    *ev = (wsc__event){.kind = WSC__EV_DATA,
-                       .opcode = op,
-                       .data = p,
-                       .len = plen,
-                       .first = true,
-                       .last = true};
-    *used = hl + plen;
-    return true;
-}
-
-size_t wsc__reader_next(wsc__reader *r, uint8_t *buf, size_t len, wsc__event *ev)
-{
-    if (r->state == ST_HEADER) {
-        size_t used;
-        if (whole_frame(r, buf, len, ev, &used))
-            return used;
-    } else if (r->state == ST_PAYLOAD) {
+    if (r->state == ST_PAYLOAD) {
         if (len == 0)
             return need_more(1, ev);
         return payload_chunk(r, buf, len, ev);

@@ -9,8 +9,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "proto/frame.h"
+#include "proto/mask.h"
 #include "proto/utf8.h"
 
 enum {
@@ -78,7 +80,99 @@ typedef struct {
  * before the message ends) or 1009 (message over the cap, from declared lengths). The reader stays
  * in error: every later call returns the same ERROR. wsc__reader_error says what went wrong (for
  * logs). Thread-safety: one thread at a time per reader. */
-size_t wsc__reader_next(wsc__reader *r, uint8_t *buf, size_t len, wsc__event *ev);
+static inline size_t wsc__reader_next(wsc__reader *r, uint8_t *buf, size_t len, wsc__event *ev);
+
+/* ---- private: the parts of wsc__reader_next ---- */
+
+/* State value of a reader between frames. */
+enum { WSC__READER_ST_HEADER = 0 };
+
+/* Everything but the fast path below. */
+size_t wsc__reader_next_general(wsc__reader *r, uint8_t *buf, size_t len, wsc__event *ev);
+/* Puts the reader in the invalid-UTF-8 error state and reports it. */
+void wsc__reader_fail_utf8(wsc__reader *r, wsc__event *ev);
+
+/* Unmasks a short payload (< 128 bytes) with 8-byte words; returns the OR of the unmasked bytes'
+   high bits (non-zero when some byte is not ASCII), so text needs no second pass when it is ASCII. */
+static inline uint64_t wsc__unmask_short(uint8_t *p, size_t n, const uint8_t *key)
+{
+    uint32_t k32;
+    memcpy(&k32, key, 4);
+    uint64_t k64 = (uint64_t)k32 << 32 | k32, hi = 0, w;
+    size_t i = 0;
+    for (; n - i >= 8; i += 8) {
+        memcpy(&w, p + i, 8);
+        w ^= k64;
+        hi |= w;
+        memcpy(p + i, &w, 8);
+    }
+    /* i is a multiple of 8 here, so the key starts again at its byte 0. */
+    for (; i < n; i++) {
+        p[i] ^= key[i & 3];
+        hi |= p[i];
+    }
+    return hi & UINT64_C(0x8080808080808080);
+}
+
+/* The common case, decided in one go: a whole unfragmented TEXT/BINARY frame with a 7- or 16-bit
+   length, no RSV bits, masked as the role requires, with its whole payload in buf, and no message
+   in progress. Returns false (nothing touched) for anything else, which takes the general path. */
+__attribute__((always_inline)) static inline bool
+wsc__reader_whole_frame(wsc__reader *r, uint8_t *buf, size_t len, wsc__event *ev, size_t *used)
+{
+    if (len < 2 || r->msg_op)
+        return false;
+    unsigned b0 = buf[0], b1 = buf[1];
+    unsigned op = b0 & 0x0Fu;
+    /* FIN set, RSV1-3 clear, TEXT or BINARY. */
+    if ((b0 & 0xF0u) != 0x80u || op - 1u > 1u)
+        return false;
+    bool masked = (b1 & 0x80u) != 0;
+    if (masked != (r->role == WSC__ROLE_SERVER))
+        return false;
+    unsigned l7 = b1 & 0x7Fu;
+    size_t hl = masked ? 6 : 2, plen = l7;
+    if (l7 >= 126) {
+        if (l7 == 127 || len < 4)
+            return false;
+        plen = (size_t)buf[2] << 8 | buf[3];
+        hl += 2;
+    }
+    if (len < hl || len - hl < plen || plen > r->max)
+        return false;
+    uint8_t *p = buf + hl;
+    uint64_t hi = 0;
+    if (masked) {
+        if (plen < 128)
+            hi = wsc__unmask_short(p, plen, buf + hl - 4);
+        else
+            wsc__mask(p, plen, buf + hl - 4, 0);
+    }
+    if (op == WSC__OP_TEXT && (r->flags & WSC__READER_UTF8) && (hi || plen >= 128 || !masked) &&
+        !wsc__utf8_valid(p, plen)) {
+        wsc__reader_fail_utf8(r, ev);
+        *used = 0;
+        return true;
+    }
+    r->msg_size = plen;
+    *ev = (wsc__event){.kind = WSC__EV_DATA,
+                       .opcode = op,
+                       .data = p,
+                       .len = plen,
+                       .first = true,
+                       .last = true};
+    *used = hl + plen;
+    return true;
+}
+
+/* Inline, so that a whole small frame, the most common thing on the wire, costs no call. */
+__attribute__((always_inline)) static inline size_t wsc__reader_next(wsc__reader *r, uint8_t *buf, size_t len, wsc__event *ev)
+{
+    size_t used;
+    if (r->state == WSC__READER_ST_HEADER && wsc__reader_whole_frame(r, buf, len, ev, &used))
+        return used;
+    return wsc__reader_next_general(r, buf, len, ev);
+}
 
 /* True while a data message has started and its last chunk has not been returned yet (between the
  * frames of a fragmented message control frames may still arrive). */
