@@ -7,7 +7,7 @@
 # the memory an idle connection costs each server.
 #
 # Environment:
-#   BENCH_RUNS=3          runs per scenario (the median is reported)
+#   BENCH_RUNS=5          runs per scenario (the median is reported)
 #   BENCH_SECONDS=3       measured seconds per run
 #   BENCH_WARMUP=0.5      unmeasured seconds before each run
 #   BENCH_QUICK=1         smoke mode: 1 short run each, 1,000 idle connections (~3 s per server)
@@ -20,7 +20,7 @@ set -u
 cd "$(dirname "$0")/.." || exit 1
 
 BIN=${WSC_BENCH_BIN:-build/bin}
-RUNS=${BENCH_RUNS:-3}
+RUNS=${BENCH_RUNS:-5}
 SECS=${BENCH_SECONDS:-3}
 WARMUP=${BENCH_WARMUP:-0.5}
 IDLE_CONNS=${BENCH_IDLE_CONNS:-10000}
