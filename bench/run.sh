@@ -7,8 +7,8 @@
 # the memory an idle connection costs each server.
 #
 # Environment:
-#   BENCH_RUNS=5          runs per scenario (the median is reported)
-#   BENCH_SECONDS=3       measured seconds per run
+#   BENCH_RUNS=7          runs per scenario (the median is reported)
+#   BENCH_SECONDS=2       measured seconds per run
 #   BENCH_WARMUP=0.5      unmeasured seconds before each run
 #   BENCH_QUICK=1         smoke mode: 1 short run each, 1,000 idle connections (~3 s per server)
 #   BENCH_IDLE_CONNS=10000, BENCH_SMALL_POOL=1000 (echo_server --small-pool for the pooled row)
@@ -20,8 +20,8 @@ set -u
 cd "$(dirname "$0")/.." || exit 1
 
 BIN=${WSC_BENCH_BIN:-build/bin}
-RUNS=${BENCH_RUNS:-5}
-SECS=${BENCH_SECONDS:-3}
+RUNS=${BENCH_RUNS:-7}
+SECS=${BENCH_SECONDS:-2}
 WARMUP=${BENCH_WARMUP:-0.5}
 IDLE_CONNS=${BENCH_IDLE_CONNS:-10000}
 SMALL_POOL=${BENCH_SMALL_POOL:-1000}
@@ -196,11 +196,14 @@ jget() { # jget KEY JSON-LINE
 }
 median() { printf '%s\n' "$@" | awk 'NF' | sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "-"; else if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
-declare -A R # R[server|scenario|metric]
+# paired A B: A/B when both are measured, nothing otherwise.
+paired() { awk -v a="$1" -v b="$2" 'BEGIN {if (a != "" && b != "" && a >= 0 && b > 0) printf "%.6f", a/b}'; }
+
+declare -A R # R[server|scenario|metric], R[server|scenario|metric|x]: ratio to the ceiling
 declare -A NOTE
 
 # run_one NAME SCENARIO RUN: one bounded load run; its figures are appended to V[...].
-declare -A V
+declare -A V RUNV # V: the values of every run; RUNV[server|scenario|metric|run]: one run's value
 run_one() {
     local name=$1 sc=$2 run=$3 title conns size depth line mode=() pid=${PID_OF[$1]}
     [ "$name" = raw-tcp ] && mode=(--raw)
@@ -220,11 +223,13 @@ run_one() {
         log "bench: $name: $title: the load generator gave no result"
         return
     fi
-    V[$k|rate]+=" $(jget msg_per_s "$line")"
-    V[$k|mbps]+=" $(jget mb_per_s "$line")"
-    V[$k|p50]+=" $(jget p50_us "$line")"
-    V[$k|p99]+=" $(jget p99_us "$line")"
-    V[$k|cpu]+=" $(jget server_cpu_us_per_msg "$line")"
+    local m key v
+    for m in rate:msg_per_s mbps:mb_per_s p50:p50_us p99:p99_us cpu:server_cpu_us_per_msg; do
+        key=${m%%:*}
+        v=$(jget "${m#*:}" "$line")
+        V[$k|$key]+=" $v"
+        RUNV[$k|$key|$run]=$v
+    done
     V[$k|errs]=$((${V[$k|errs]:-0} + $(jget errors "$line")))
     local first
     first=$(jget first_error "$line")
@@ -302,6 +307,14 @@ for s in "${ACTIVE[@]}"; do
         for m in rate mbps p50 p99 cpu; do
             # shellcheck disable=SC2086 # the values are a space-separated list
             R[$k|$m]=$(median ${V[$k|$m]:-})
+            # The ratio is the median of the ratios of runs made back to back (run i of this server
+            # and run i of the ceiling), so a slow spell of a shared machine cancels out instead of
+            # landing on whichever server ran in it.
+            pairs=()
+            for run in $(seq "$RUNS"); do
+                pairs+=("$(paired "${RUNV[$k|$m|$run]:-}" "${RUNV[raw-tcp|$title|$m|$run]:-}")")
+            done
+            R[$k|$m|x]=$(median "${pairs[@]}")
         done
         R[$k|errs]=${V[$k|errs]:-0}
     done
@@ -326,7 +339,7 @@ done
 # ---- report --------------------------------------------------------------------
 fmt_rate() { awk -v v="$1" 'BEGIN {if (v == "-" || v == "") print "-"; else if (v >= 1e6) printf "%.2fM", v/1e6; else if (v >= 1e3) printf "%.1fk", v/1e3; else printf "%.0f", v}'; }
 fmt_num() { awk -v v="$1" 'BEGIN {if (v == "-" || v == "" || v < 0) print "-"; else if (v >= 100) printf "%.0f", v; else if (v >= 10) printf "%.1f", v; else printf "%.2f", v}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "-" || b == "-" || a == "" || b == "" || a < 0 || b <= 0) print "  -  "; else printf "%5.2f", a/b}'; }
+fmt_ratio() { awk -v x="$1" 'BEGIN {if (x == "-" || x == "") print "  -  "; else printf "%5.2f", x}'; }
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
@@ -334,7 +347,8 @@ echo
 echo "wsc benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $commit"
 echo "machine: $(nproc) CPUs, ${cpu_model:-unknown CPU}, Linux $(uname -r); $PIN_NOTE"
 echo "other load on the machine: ${BUSY_BEFORE}% of all CPUs busy before the runs, ${BUSY_AFTER}% after (0 = quiet)"
-echo "each figure: median of $RUNS run(s) of ${SECS}s (after ${WARMUP}s warm-up); (x) = ratio to the raw-TCP ceiling"
+echo "each figure: median of $RUNS run(s) of ${SECS}s (after ${WARMUP}s warm-up)"
+echo "(x): ratio to the raw-TCP ceiling, the median of the ratios of runs made back to back"
 echo "msg/s and MB/s: echoes completed (payload, one way); p50/p99: round trip; CPU: server user+system time per echo"
 echo
 printf '%-18s %-28s %-15s %-15s %-15s %-15s %-16s %s\n' scenario server "msg/s (x)" "MB/s (x)" \
@@ -344,7 +358,6 @@ for sc in "${SCENARIOS[@]}"; do
     first=1
     for s in "${ACTIVE[@]}"; do
         [ -n "${R[$s|$title|rate]+x}" ] || continue
-        c=raw-tcp
         if awk -v v="${R[$s|$title|rate]}" 'BEGIN {exit !(v == "-" || v + 0 == 0)}'; then
             printf '%-18s %-28s %-79s %s\n' "$([ $first = 1 ] && echo "$title")" "$(server_label "$s")" \
                 "(no echo completed within ${SECS}s)" "${R[$s|$title|errs]}"
@@ -353,11 +366,11 @@ for sc in "${SCENARIOS[@]}"; do
         fi
         printf '%-18s %-28s %-15s %-15s %-15s %-15s %-16s %s\n' "$([ $first = 1 ] && echo "$title")" \
             "$(server_label "$s")" \
-            "$(fmt_rate "${R[$s|$title|rate]}") ($(ratio "${R[$s|$title|rate]}" "${R[$c|$title|rate]:--}"))" \
-            "$(fmt_num "${R[$s|$title|mbps]}") ($(ratio "${R[$s|$title|mbps]}" "${R[$c|$title|mbps]:--}"))" \
-            "$(fmt_num "${R[$s|$title|p50]}") ($(ratio "${R[$s|$title|p50]}" "${R[$c|$title|p50]:--}"))" \
-            "$(fmt_num "${R[$s|$title|p99]}") ($(ratio "${R[$s|$title|p99]}" "${R[$c|$title|p99]:--}"))" \
-            "$(fmt_num "${R[$s|$title|cpu]}") ($(ratio "${R[$s|$title|cpu]}" "${R[$c|$title|cpu]:--}"))" \
+            "$(fmt_rate "${R[$s|$title|rate]}") ($(fmt_ratio "${R[$s|$title|rate|x]:-}"))" \
+            "$(fmt_num "${R[$s|$title|mbps]}") ($(fmt_ratio "${R[$s|$title|mbps|x]:-}"))" \
+            "$(fmt_num "${R[$s|$title|p50]}") ($(fmt_ratio "${R[$s|$title|p50|x]:-}"))" \
+            "$(fmt_num "${R[$s|$title|p99]}") ($(fmt_ratio "${R[$s|$title|p99|x]:-}"))" \
+            "$(fmt_num "${R[$s|$title|cpu]}") ($(fmt_ratio "${R[$s|$title|cpu|x]:-}"))" \
             "${R[$s|$title|errs]}"
         first=0
     done
