@@ -252,7 +252,7 @@ void wsc__wctx_flush(wsc__wctx *w)
 
 /* Room for n more bytes at the end of the connection's span in the loop's output buffer (n <=
    WSC__SPAN_FRAME_MAX); NULL when out of memory. */
-static uint8_t *span_reserve(wsc_conn *c, size_t n)
+static uint8_t *span_reserve_slow(wsc_conn *c, size_t n)
 {
     wsc__wctx *w = c->w;
     /* A connection has one contiguous span: if others wrote since, send ours first. */
@@ -269,6 +269,19 @@ static uint8_t *span_reserve(wsc_conn *c, size_t n)
     w->obuf_len += n;
     c->span_len += (uint32_t)n;
     return dst;
+}
+
+/* The common case inline: the connection's span is the last one and there is room after it. */
+static inline uint8_t *span_reserve(wsc_conn *c, size_t n)
+{
+    wsc__wctx *w = c->w;
+    if (c->span_len && c->span_off + c->span_len == w->obuf_len && w->obuf_cap - w->obuf_len >= n) {
+        uint8_t *dst = w->obuf + w->obuf_len;
+        w->obuf_len += n;
+        c->span_len += (uint32_t)n;
+        return dst;
+    }
+    return span_reserve_slow(c, n);
 }
 
 static int span_append(wsc_conn *c, const uint8_t *hdr, size_t hl, const void *data, size_t len)
