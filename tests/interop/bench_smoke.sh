@@ -29,10 +29,12 @@ ok() { pass=$((pass + 1)); echo "ok   $1"; }
 bad() { fail=$((fail + 1)); echo "FAIL $1${2:+: $2}"; }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Below Linux's ephemeral range (32768 and up by default), so that no client socket of an earlier
+# run holds the port it picks.
 free_port() {
     local p
     for _ in $(seq 50); do
-        p=$((20000 + RANDOM % 20000))
+        p=$((20000 + RANDOM % 12000))
         port_open "$p" || { echo "$p"; return; }
     done
     echo 29999
@@ -121,6 +123,8 @@ if start tcp_echo_idle "$p" "$BIN/tcp_echo" --port "$p" --address 127.0.0.1; the
     *'"opened":50,'*'"errors":0,'*) ok "idle 50 connections" ;;
     *) bad "idle 50 connections" "$line" ;;
     esac
+else
+    bad "tcp_echo starts (idle test)"
 fi
 
 # wsc's own echo server, when it is built.
