@@ -1,7 +1,7 @@
 /* Handler pool: one mutex and condition variable around an intrusive FIFO. The mutex is held only to
- * link or unlink a connection; callbacks run outside it. Wake-ups are batched both ways: a worker
- * kicks the pool once per loop iteration, and a handler thread wakes a worker once per batch of
- * finished jobs (or before it sleeps). */
+ * link or unlink a connection; callbacks run outside it, and so do signals. Wake-ups are batched
+ * both ways: a worker kicks the pool once per loop iteration, and a handler thread wakes a worker
+ * once per batch of finished jobs (or before it sleeps). */
 #include "server/handler_pool.h"
 
 #include <pthread.h>
@@ -71,9 +71,12 @@ void wsc__hpool_kick(wsc__ctx *ctx)
 {
     wsc__hpool *p = ctx->pool;
     pthread_mutex_lock(&p->mu);
-    if (p->head && p->idle)
-        pthread_cond_signal(&p->cv);
+    bool wake = p->head && p->idle;
     pthread_mutex_unlock(&p->mu);
+    /* Signalled after the unlock: a thread woken on this CPU must not find the mutex still held and
+       go back to sleep on it at once. */
+    if (wake)
+        pthread_cond_signal(&p->cv);
 }
 
 enum { WAKE_SLOTS = 8, WAKE_EVERY = 32 };
@@ -139,8 +142,7 @@ static void *run(void *arg)
         p->head = c->job_next;
         if (!p->head)
             p->tail = NULL;
-        else if (p->idle)
-            pthread_cond_signal(&p->cv); /* more work: spread it */
+        bool spread = p->head && p->idle; /* more work: another thread takes it */
         bool unstall = false;
         if (c->job != WSC__JOB_CLOSE) {
             p->queued--;
@@ -150,6 +152,8 @@ static void *run(void *arg)
             }
         }
         pthread_mutex_unlock(&p->mu);
+        if (spread)
+            pthread_cond_signal(&p->cv);
         if (unstall && p->unstall)
             p->unstall(p->arg);
         wsc__conn_run_pool_job(c, &arena);
