@@ -276,7 +276,11 @@ static void msg_job(wsc_conn *c, unsigned opcode)
 }
 
 static int call_message(wsc_conn *c, const wsc__ctx *x, wsc_arena *arena, unsigned type,
-                        uint8_t *data, size_t len);
+                        uint8_t *data, size_t len)
+{
+    wsc_msg m = {.type = (wsc_msg_type)type, .data = data, .len = len, .arena = arena};
+    return x->h.message(c, c->user, &m);
+}
 
 /* Inline handlers and a message whole in one frame, the common case: the callback gets the bytes
    where they were read, with none of the job bookkeeping a pool hand-off needs. */
@@ -767,13 +771,6 @@ void wsc__conn_run_pool_job(wsc_conn *c, wsc_arena *arena)
     wsc__conn_run_job(c, arena);
     run_ahead(c, arena);
     wsc__batch_end(c);
-}
-
-static int call_message(wsc_conn *c, const wsc__ctx *x, wsc_arena *arena, unsigned type,
-                        uint8_t *data, size_t len)
-{
-    wsc_msg m = {.type = (wsc_msg_type)type, .data = data, .len = len, .arena = arena};
-    return x->h.message(c, c->user, &m);
 }
 
 void wsc__conn_run_job(wsc_conn *c, wsc_arena *arena)
