@@ -56,10 +56,16 @@ __attribute__((target_clones("avx2", "default"))) static void xor_copy(uint8_t *
         dst[i] = src[i] ^ (uint8_t)(k >> (8 * (i & 7u)));
 }
 
+/* Where byte off of a message starting at start lies in the table's first period. */
+static inline size_t table_pos(uint32_t start, uint64_t off)
+{
+    return off == 0 ? start : (size_t)((start + off) % PERIOD); /* start < PERIOD */
+}
+
 void payload_copy(uint8_t *dst, size_t n, uint32_t start, uint64_t off, const uint8_t *key)
 {
     while (n) {
-        size_t pos = (size_t)((start + off) % PERIOD);
+        size_t pos = table_pos(start, off);
         size_t c = n < PERIOD ? n : PERIOD;
         const uint8_t *src = table + pos;
         if (!key) {
@@ -67,12 +73,25 @@ void payload_copy(uint8_t *dst, size_t n, uint32_t start, uint64_t off, const ui
         } else {
             /* Section 5.3: payload byte i is XORed with key byte i % 4, counted from the
                frame's first payload byte, which is off here. */
-            uint8_t kk[8];
-            for (unsigned j = 0; j < 8; j++)
-                kk[j] = key[(off + j) & 3u];
-            uint64_t k;
-            memcpy(&k, kk, 8);
-            xor_copy(dst, src, c, k);
+            uint8_t kk[4] = {key[off & 3u], key[(off + 1) & 3u], key[(off + 2) & 3u],
+                             key[(off + 3) & 3u]};
+            uint32_t k32;
+            memcpy(&k32, kk, 4);
+            uint64_t k = (uint64_t)k32 << 32 | k32;
+            if (c >= 32) {
+                xor_copy(dst, src, c, k);
+            } else {
+                /* Small messages, the common case at high rates: no call. */
+                size_t i = 0;
+                for (; i + 8 <= c; i += 8) {
+                    uint64_t w;
+                    memcpy(&w, src + i, 8);
+                    w ^= k;
+                    memcpy(dst + i, &w, 8);
+                }
+                for (; i < c; i++)
+                    dst[i] = src[i] ^ kk[i & 3u];
+            }
         }
         dst += c;
         off += c;
@@ -83,7 +102,7 @@ void payload_copy(uint8_t *dst, size_t n, uint32_t start, uint64_t off, const ui
 bool payload_check(const uint8_t *p, size_t n, uint32_t start, uint64_t off)
 {
     while (n) {
-        size_t pos = (size_t)((start + off) % PERIOD);
+        size_t pos = table_pos(start, off);
         size_t c = n < PERIOD ? n : PERIOD;
         if (memcmp(p, table + pos, c) != 0)
             return false;
