@@ -7,8 +7,8 @@
 # the memory an idle connection costs each server.
 #
 # Environment:
-#   BENCH_RUNS=7          runs per scenario (the median is reported)
-#   BENCH_SECONDS=2       measured seconds per run
+#   BENCH_RUNS=9          runs per scenario (the median is reported)
+#   BENCH_SECONDS=1.5     measured seconds per run
 #   BENCH_WARMUP=0.5      unmeasured seconds before each run
 #   BENCH_QUICK=1         smoke mode: 1 short run each, 1,000 idle connections (~3 s per server)
 #   BENCH_IDLE_CONNS=10000, BENCH_SMALL_POOL=1000 (echo_server --small-pool for the pooled row)
@@ -20,8 +20,8 @@ set -u
 cd "$(dirname "$0")/.." || exit 1
 
 BIN=${WSC_BENCH_BIN:-build/bin}
-RUNS=${BENCH_RUNS:-7}
-SECS=${BENCH_SECONDS:-2}
+RUNS=${BENCH_RUNS:-9}
+SECS=${BENCH_SECONDS:-1.5}
 WARMUP=${BENCH_WARMUP:-0.5}
 IDLE_CONNS=${BENCH_IDLE_CONNS:-10000}
 SMALL_POOL=${BENCH_SMALL_POOL:-1000}
