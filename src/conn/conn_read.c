@@ -293,8 +293,12 @@ static bool deliver_inline(wsc_conn *c, const wsc__event *ev)
     wsc__arena_reset(&w->arena);
     if (ev->data == c->msg.data)
         c->msg_len = 0;
-    wsc__conn_sync_state(c);
-    wsc__conn_check_done(c);
+    /* Usually the connection is still open both ways and there is nothing to move on. */
+    if (c->state != WSC__ST_OPEN ||
+        atomic_load_explicit(&c->wstate, memory_order_acquire) != WSC__W_OPEN) {
+        wsc__conn_sync_state(c);
+        wsc__conn_check_done(c);
+    }
     return true;
 }
 

@@ -432,9 +432,17 @@ bool wsc__conn_send_close(wsc_conn *c, unsigned code, const char *reason, size_t
 
 /* ---- public ---- */
 
-int wsc_conn_write(wsc_conn *c, wsc_msg_type type, const void *data, size_t len)
+/* Every frame but an inline handler's small one: through write_bytes. */
+__attribute__((noinline)) static int write_frame(wsc_conn *c, wsc_msg_type type, const void *data,
+                                                 size_t len)
 {
     uint8_t hdr[WSC__FRAME_HEADER_MAX];
+    size_t hl = wsc__frame_header_build(hdr, (unsigned)type, true, false, len, NULL);
+    return write_bytes(c, hdr, hl, data, len);
+}
+
+int wsc_conn_write(wsc_conn *c, wsc_msg_type type, const void *data, size_t len)
+{
     if (!c || (!data && len))
         return WSC_EINVAL;
     switch (type) {
@@ -461,8 +469,7 @@ int wsc_conn_write(wsc_conn *c, wsc_msg_type type, const void *data, size_t len)
             memcpy(dst + hl, data, len);
         return 0;
     }
-    wsc__frame_header_build(hdr, (unsigned)type, true, false, len, NULL);
-    return write_bytes(c, hdr, hl, data, len);
+    return write_frame(c, type, data, len);
 }
 
 int wsc_conn_write_text(wsc_conn *c, const char *data, size_t len)
