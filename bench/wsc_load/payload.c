@@ -32,6 +32,19 @@ uint32_t payload_start(uint32_t id, uint64_t seq)
  * where the CPU has it (the plain copy does the same in two 16-byte halves). */
 typedef uint8_t vec32 __attribute__((vector_size(32)));
 
+/* dst[i..n) = src[i..n) ^ k, 8 bytes at a time, then the tail byte by byte. */
+static inline void xor_words(uint8_t *dst, const uint8_t *src, size_t i, size_t n, uint64_t k)
+{
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, src + i, 8);
+        w ^= k;
+        memcpy(dst + i, &w, 8);
+    }
+    for (; i < n; i++)
+        dst[i] = src[i] ^ (uint8_t)(k >> (8 * (i & 7u)));
+}
+
 __attribute__((target_clones("avx2", "default"))) static void xor_copy(uint8_t *dst,
                                                                         const uint8_t *src,
                                                                         size_t n, uint64_t k)
@@ -46,14 +59,7 @@ __attribute__((target_clones("avx2", "default"))) static void xor_copy(uint8_t *
         v ^= kv;
         memcpy(dst + i, &v, 32);
     }
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, src + i, 8);
-        w ^= k;
-        memcpy(dst + i, &w, 8);
-    }
-    for (; i < n; i++)
-        dst[i] = src[i] ^ (uint8_t)(k >> (8 * (i & 7u)));
+    xor_words(dst, src, i, n, k);
 }
 
 /* Where byte off of a message starting at start lies in the table's first period. */
@@ -78,20 +84,10 @@ void payload_copy(uint8_t *dst, size_t n, uint32_t start, uint64_t off, const ui
             uint32_t k32;
             memcpy(&k32, kk, 4);
             uint64_t k = (uint64_t)k32 << 32 | k32;
-            if (c >= 32) {
+            if (c >= 32)
                 xor_copy(dst, src, c, k);
-            } else {
-                /* Small messages, the common case at high rates: no call. */
-                size_t i = 0;
-                for (; i + 8 <= c; i += 8) {
-                    uint64_t w;
-                    memcpy(&w, src + i, 8);
-                    w ^= k;
-                    memcpy(dst + i, &w, 8);
-                }
-                for (; i < c; i++)
-                    dst[i] = src[i] ^ kk[i & 3u];
-            }
+            else
+                xor_words(dst, src, 0, c, k); /* small messages, the common case: no call */
         }
         dst += c;
         off += c;
