@@ -63,6 +63,15 @@ static void *write_many(void *arg)
     return NULL;
 }
 
+/* The connection the server's init callback published, or NULL after timeout_ms. */
+static wsc_conn *wait_conn(int timeout_ms)
+{
+    int64_t end = wt_now_ms() + timeout_ms;
+    while (!atomic_load(&the_conn) && wt_now_ms() < end)
+        wt_sleep_ms(1);
+    return atomic_load(&the_conn);
+}
+
 static void many_writers(wt_mode mode)
 {
     wsc_server_config cfg;
@@ -74,10 +83,7 @@ static void many_writers(wt_mode mode)
     cfg.max_buffered = 64 << 20;
     CHECK(wt_server_start(&s, &handler, &cfg, NULL));
     CHECK(wt_open(&c, s.port) == 0);
-    int64_t end = wt_now_ms() + 5000;
-    while (!atomic_load(&the_conn) && wt_now_ms() < end)
-        wt_sleep_ms(1);
-    wsc_conn *conn = atomic_load(&the_conn);
+    wsc_conn *conn = wait_conn(5000);
     CHECK(conn);
     struct writer w[WRITERS];
     for (int i = 0; i < WRITERS; i++) {
@@ -148,10 +154,7 @@ TEST(queue_cap_closes_with_1008)
     int rcvbuf = 4096;
     setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     CHECK(wt_handshake(&c, "/") == 101);
-    int64_t end = wt_now_ms() + 5000;
-    while (!atomic_load(&the_conn) && wt_now_ms() < end)
-        wt_sleep_ms(1);
-    wsc_conn *conn = atomic_load(&the_conn);
+    wsc_conn *conn = wait_conn(5000);
     CHECK(conn);
     /* The client reads nothing: the socket fills, then the queue, then the cap. */
     static char block[16384];
@@ -187,10 +190,7 @@ TEST(write_argument_checks)
     wt_config(&cfg, WT_EPOLL_INLINE);
     CHECK(wt_server_start(&s, &handler, &cfg, NULL));
     CHECK(wt_open(&c, s.port) == 0);
-    int64_t end = wt_now_ms() + 5000;
-    while (!atomic_load(&the_conn) && wt_now_ms() < end)
-        wt_sleep_ms(1);
-    wsc_conn *conn = atomic_load(&the_conn);
+    wsc_conn *conn = wait_conn(5000);
     CHECK(conn);
     char big[126] = {0};
     EXPECT_EQ_INT(wsc_conn_ping(conn, big, 126), WSC_EINVAL);
