@@ -321,13 +321,20 @@ static int send_locked(wsc_conn *c, bool mine, const uint8_t *hdr, size_t hl, co
     return rc;
 }
 
+/* True when n bytes written by this thread go into the connection's span: the loop's own thread,
+   after the handshake, and a frame small enough to copy. */
+static inline bool goes_to_span(const wsc_conn *c, size_t n)
+{
+    return n <= WSC__SPAN_FRAME_MAX && on_loop(c) && c->state != WSC__ST_HS;
+}
+
 static int write_bytes(wsc_conn *c, const uint8_t *hdr, size_t hl, const void *data, size_t len)
 {
     if (atomic_load_explicit(&c->wstate, memory_order_acquire) != WSC__W_OPEN)
         return WSC_ECLOSED;
-    bool mine = on_loop(c);
-    if (mine && hl + len <= WSC__SPAN_FRAME_MAX && c->state != WSC__ST_HS)
+    if (goes_to_span(c, hl + len))
         return span_append(c, hdr, hl, data, len);
+    bool mine = on_loop(c);
     if (tl_batch.c == c && hl + len <= WSC__SPAN_FRAME_MAX) {
         if (BATCH_CAP - tl_batch.len < hl + len)
             send_locked(c, false, NULL, 0, NULL, 0);
@@ -458,7 +465,7 @@ int wsc_conn_write(wsc_conn *c, wsc_msg_type type, const void *data, size_t len)
         return WSC_EINVAL; /* close frames go through wsc_conn_close */
     }
     size_t hl = wsc__frame_header_len(len, false);
-    if (hl + len <= WSC__SPAN_FRAME_MAX && on_loop(c) && c->state != WSC__ST_HS &&
+    if (goes_to_span(c, hl + len) &&
         atomic_load_explicit(&c->wstate, memory_order_acquire) == WSC__W_OPEN) {
         /* An inline handler's frame, the common case: built where it will be sent from. */
         uint8_t *dst = span_reserve(c, hl + len);
