@@ -459,8 +459,26 @@ int wsc__wctx_init(wsc__wctx *w, wsc__ctx *ctx, bool blocking, size_t rbuf_size,
     return 0;
 }
 
+uint8_t *wsc__wctx_take_spare(wsc__wctx *w)
+{
+    return w->nspare ? w->spare[--w->nspare] : malloc(w->rbuf_cap);
+}
+
+bool wsc__wctx_keep_spare(wsc__wctx *w, wsc__buf *buf)
+{
+    if (buf->cap != w->rbuf_cap || w->nspare == WSC__SPARE_RBUFS ||
+        wsc__buffers_pooled(w->ctx->bufs, buf))
+        return false;
+    w->spare[w->nspare++] = buf->data;
+    buf->data = NULL;
+    buf->cap = 0;
+    return true;
+}
+
 void wsc__wctx_destroy(wsc__wctx *w)
 {
+    while (w->nspare)
+        free(w->spare[--w->nspare]);
     free(w->rbuf);
     free(w->obuf);
     free(w->flush);

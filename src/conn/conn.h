@@ -151,6 +151,10 @@ struct wsc_conn {
     uint32_t kept_at;            /* loop clock of the last use of a kept buffer */
 };
 
+/* Receive buffers a loop keeps for reuse after connections handed them back: as many as large
+   messages are commonly on pool threads at once; beyond that they are freed. */
+enum { WSC__SPARE_RBUFS = 16 };
+
 /* A loop context: an epoll worker, or one blocking-mode connection thread. [loop] */
 typedef struct wsc__wctx {
     wsc__ctx *ctx;
@@ -163,6 +167,8 @@ typedef struct wsc__wctx {
     uint32_t now;    /* coarse monotonic seconds, refreshed once per iteration */
     uint8_t *rbuf;   /* the receive buffer shared by this loop's connections */
     size_t rbuf_cap;
+    uint8_t *spare[WSC__SPARE_RBUFS]; /* receive buffers handed back by connections (see below) */
+    unsigned nspare;
     uint8_t *obuf;   /* inline writes of this iteration (spans) */
     size_t obuf_cap, obuf_len;
     wsc_conn **flush; /* connections with a span */
@@ -189,6 +195,13 @@ typedef struct wsc__wctx {
 /* The loop context of the calling thread (NULL on other threads): writes made on a connection's own
  * worker go to the span, and are flushed once per iteration. Thread-local, set by the loop. */
 extern _Thread_local wsc__wctx *wsc__tl_wctx;
+
+/* A receive buffer (rbuf_cap bytes, from the heap) to replace one handed to a connection; NULL
+ * when out of memory. [loop] */
+uint8_t *wsc__wctx_take_spare(wsc__wctx *w);
+/* Takes buf back as a spare receive buffer when it can serve as one (a heap buffer of rbuf_cap
+ * bytes) and there is room; then buf is emptied and true returned. [loop] */
+bool wsc__wctx_keep_spare(wsc__wctx *w, wsc__buf *buf);
 
 /* ---- lifecycle (conn.c) ---- */
 

@@ -54,13 +54,36 @@ static void maybe_release(wsc_conn *c)
     if (c->in_off == c->in_len) {
         c->in_off = c->in_len = 0;
         if (c->in.data &&
-            !(c->w->ctx->keep_small && c->in.cap <= wsc__buffers_small_size(b)))
+            !(c->w->ctx->keep_small && c->in.cap <= wsc__buffers_small_size(b)) &&
+            !wsc__wctx_keep_spare(c->w, &c->in))
             wsc__buffers_put(b, &c->in);
     }
 }
 
-/* Keeps base[from..len) (unparsed bytes) in `in`. */
-static bool keep_rest(wsc_conn *c, const uint8_t *base, size_t from, size_t len, int region)
+/* Bytes that must outlive a read and fill at least this fraction of the receive buffer take the
+   buffer with them instead of being copied out of it. */
+enum { HAND_OVER_FRACTION = 4 };
+
+/* The receive buffer becomes the connection's `in`, holding base[from..len) where they were read,
+   and the loop reads on into a spare. For a pool callback on a large message this saves copying the
+   message; the connection holds a whole receive buffer only until its callback returns. */
+static bool hand_over_rbuf(wsc_conn *c, size_t from, size_t len)
+{
+    wsc__wctx *w = c->w;
+    uint8_t *spare = wsc__wctx_take_spare(w);
+    if (!spare)
+        return false;
+    wsc__buffers_put(w->ctx->bufs, &c->in);
+    c->in.data = w->rbuf;
+    c->in.cap = w->rbuf_cap;
+    c->in_off = (uint32_t)from;
+    c->in_len = (uint32_t)len;
+    w->rbuf = spare;
+    return true;
+}
+
+/* Keeps base[from..len) (unparsed bytes) in `in`, from in_off on. */
+static bool keep_rest(wsc_conn *c, uint8_t *base, size_t from, size_t len, int region)
 {
     if (region == R_IN) {
         c->in_off = (uint32_t)from;
@@ -68,6 +91,9 @@ static bool keep_rest(wsc_conn *c, const uint8_t *base, size_t from, size_t len,
     }
     size_t n = len - from;
     if (n == 0)
+        return true;
+    if (base == c->w->rbuf && n >= c->w->rbuf_cap / HAND_OVER_FRACTION &&
+        hand_over_rbuf(c, from, len))
         return true;
     /* `in` is empty here: its bytes were moved to the front of the receive buffer before the read. */
     if (wsc__buffers_grow(c->w->ctx->bufs, &c->in, n, 0) != 0)
@@ -196,8 +222,8 @@ static bool job_in_place(wsc_conn *c, unsigned job, uint8_t *p, size_t n, uint8_
             fail(c, WSC_CLOSE_INTERNAL);
             return false;
         }
-        c->job_data = n ? c->in.data : empty_payload;
-        c->in_off = (uint32_t)skip;
+        c->job_data = n ? c->in.data + c->in_off : empty_payload;
+        c->in_off += (uint32_t)skip;
         *pos = len; /* nothing left in the region: it all lives in `in` now */
     } else if (region == R_IN) {
         c->in_off = (uint32_t)*pos;

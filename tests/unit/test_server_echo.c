@@ -99,53 +99,62 @@ TEST(echo_sizes_epoll_inline_pooled_small) { run_sizes(WT_EPOLL_INLINE, 4); }
 TEST(echo_sizes_blocking_dedicated) { run_sizes(WT_BLOCKING, 0); }
 TEST(echo_sizes_blocking_pooled_small) { run_sizes(WT_BLOCKING, 4); }
 
-/* Many messages in one write: the server must split them out of one read, in order. */
-static void run_pipelined(wt_mode mode, size_t small_pool)
+/* Many messages in one write: the server must split them out of one read, in order. Message i is
+   (i * 37 * step) % max_len bytes long. */
+static void run_pipelined(wt_mode mode, size_t small_pool, int n, size_t max_len, size_t step)
 {
-    enum { N = 200 };
     wsc_server_config cfg;
     struct app app = {0};
     wt_server s;
     wt_client c;
-    uint8_t *all = malloc(N * (3000 + 14));
+    uint8_t *all = malloc((size_t)n * (max_len + 14));
+    uint8_t *payload = malloc((size_t)n * max_len);
     size_t used = 0;
-    static uint8_t payload[N][3000];
 
-    CHECK(all != NULL);
+    CHECK(all != NULL && payload != NULL);
     wt_config(&cfg, mode);
     cfg.buffers.small_pool = small_pool;
+    cfg.max_message_size = max_len;
     if (!wt_server_start(&s, &echo_handler, &cfg, &app) || wt_open(&c, s.port) != 0) {
         free(all);
+        free(payload);
         wt_server_stop(&s, 10000);
         CHECK(0);
     }
-    for (int i = 0; i < N; i++) {
-        size_t len = (size_t)(i * 37) % 3000;
+    for (int i = 0; i < n; i++) {
+        size_t len = (size_t)i * 37 * step % max_len;
+        uint8_t *p = payload + (size_t)i * max_len;
         uint8_t key[4] = {(uint8_t)i, 0x5a, 0xa5, (uint8_t)(i * 3)};
         unsigned op = i % 3 ? WT_OP_BIN : WT_OP_TEXT;
         if (op == WT_OP_TEXT)
-            wt_fill_utf8(payload[i], len, (unsigned)i);
+            wt_fill_utf8(p, len, (unsigned)i);
         else
-            wt_fill_bytes(payload[i], len, (unsigned)i);
+            wt_fill_bytes(p, len, (unsigned)i);
         used += wt_header(all + used, true, 0, op, key, len);
         for (size_t k = 0; k < len; k++)
-            all[used + k] = payload[i][k] ^ key[k & 3];
+            all[used + k] = p[k] ^ key[k & 3];
         used += len;
     }
     EXPECT(wt_send_raw(&c, all, used, T_MS) == 0);
-    for (int i = 0; i < N && TEST_OK(); i++) {
-        size_t len = (size_t)(i * 37) % 3000;
-        EXPECT(wt_expect_message(&c, i % 3 ? WT_OP_BIN : WT_OP_TEXT, payload[i], len, T_MS));
+    for (int i = 0; i < n && TEST_OK(); i++) {
+        size_t len = (size_t)i * 37 * step % max_len;
+        EXPECT(wt_expect_message(&c, i % 3 ? WT_OP_BIN : WT_OP_TEXT,
+                                 payload + (size_t)i * max_len, len, T_MS));
     }
     free(all);
+    free(payload);
     wt_close(&c);
     EXPECT(wt_wait_int(&app.closes, 1, 10000));
     EXPECT(wt_server_stop(&s, 10000));
 }
 
-TEST(echo_pipelined_epoll_pool) { run_pipelined(WT_EPOLL_POOL, 0); }
-TEST(echo_pipelined_epoll_inline_pooled_small) { run_pipelined(WT_EPOLL_INLINE, 2); }
-TEST(echo_pipelined_blocking) { run_pipelined(WT_BLOCKING, 0); }
+TEST(echo_pipelined_epoll_pool) { run_pipelined(WT_EPOLL_POOL, 0, 200, 3000, 1); }
+TEST(echo_pipelined_epoll_inline_pooled_small) { run_pipelined(WT_EPOLL_INLINE, 2, 200, 3000, 1); }
+TEST(echo_pipelined_blocking) { run_pipelined(WT_BLOCKING, 0, 200, 3000, 1); }
+/* Messages of up to 100 KB: on the pool, those that fill much of a read take the receive buffer
+   with them (no copy), together with the messages and the partial frame behind them. */
+TEST(echo_pipelined_large_epoll_pool) { run_pipelined(WT_EPOLL_POOL, 0, 40, 100000, 211); }
+TEST(echo_pipelined_large_epoll_inline) { run_pipelined(WT_EPOLL_INLINE, 0, 40, 100000, 211); }
 
 /* One frame sent a byte at a time: every partial header and payload state must resume. */
 static void run_trickled(wt_mode mode, size_t small_pool)
