@@ -45,6 +45,8 @@ static bool parsing(const wsc_conn *c)
    it is the connection's dedicated small buffer). */
 static void maybe_release(wsc_conn *c)
 {
+    if (!c->msg.data && !c->in.data) /* the usual small message, read and answered in place */
+        return;
     wsc__buffers *b = c->w->ctx->bufs;
     if (c->flags & (WSC__F_BUSY | WSC__F_STALLED))
         return;

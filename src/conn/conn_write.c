@@ -220,12 +220,37 @@ static void after_close(wsc_conn *c)
         wsc__conn_request(c, WSC__REQ_CLOSE);
 }
 
+/* Caller holds the lock. The usual flush: the connection open, nothing queued, and the socket takes
+   the whole span. True when that is how it went; otherwise nothing was sent and the general path
+   must run (a partial send advances the span first). */
+static bool flush_span_whole(wsc_conn *c)
+{
+    if (atomic_load_explicit(&c->wstate, memory_order_relaxed) != WSC__W_OPEN ||
+        c->out_len != c->out_off || (c->wflags & WSC__WF_BROKEN) || c->fd < 0 ||
+        c->w->sync_writes)
+        return false;
+    ssize_t n = send(c->fd, c->w->obuf + c->span_off, c->span_len, MSG_NOSIGNAL);
+    if (n == (ssize_t)c->span_len) {
+        c->span_len = 0;
+        return true;
+    }
+    if (n > 0) {
+        c->span_off += (uint32_t)n;
+        c->span_len -= (uint32_t)n;
+    }
+    return false;
+}
+
 void wsc__conn_flush_span(wsc_conn *c)
 {
     bool ovf = false;
     if (!c->span_len)
         return;
     wsc__lock_acquire(&c->lock);
+    if (flush_span_whole(c)) {
+        wsc__lock_release(&c->lock);
+        return;
+    }
     if (atomic_load_explicit(&c->wstate, memory_order_relaxed) == WSC__W_OPEN)
         wsc__conn_out_locked(c, true, NULL, 0, false, &ovf);
     else
@@ -271,11 +296,19 @@ static uint8_t *span_reserve_slow(wsc_conn *c, size_t n)
     return dst;
 }
 
-/* The common case inline: the connection's span is the last one and there is room after it. */
+/* The common cases inline: there is room in the output buffer, and the connection's span is the
+   last one, or it has none yet and the flush list has room for it. */
 static inline uint8_t *span_reserve(wsc_conn *c, size_t n)
 {
     wsc__wctx *w = c->w;
-    if (c->span_len && c->span_off + c->span_len == w->obuf_len && w->obuf_cap - w->obuf_len >= n) {
+    if (w->obuf_cap - w->obuf_len >= n) {
+        if (!c->span_len && !(c->flags & WSC__F_IN_FLUSH) && w->nflush < w->flush_cap) {
+            w->flush[w->nflush++] = c;
+            c->flags |= WSC__F_IN_FLUSH;
+            c->span_off = (uint32_t)w->obuf_len;
+        } else if (!c->span_len || c->span_off + c->span_len != w->obuf_len) {
+            return span_reserve_slow(c, n);
+        }
         uint8_t *dst = w->obuf + w->obuf_len;
         w->obuf_len += n;
         c->span_len += (uint32_t)n;

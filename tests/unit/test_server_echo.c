@@ -155,6 +155,48 @@ TEST(echo_pipelined_blocking) { run_pipelined(WT_BLOCKING, 0, 200, 3000, 1); }
    with them (no copy), together with the messages and the partial frame behind them. */
 TEST(echo_pipelined_large_epoll_pool) { run_pipelined(WT_EPOLL_POOL, 0, 40, 100000, 211); }
 TEST(echo_pipelined_large_epoll_inline) { run_pipelined(WT_EPOLL_INLINE, 0, 40, 100000, 211); }
+/* Far more small echoes than the sockets hold, all sent before any is read: inline writes that the
+   socket takes in part, or not at all, wait in order behind what went out, and all arrive. */
+TEST(echo_beyond_socket_buffers_epoll_inline)
+{
+    enum { N = 8000, LEN = 1000 };
+    wsc_server_config cfg;
+    struct app app = {0};
+    wt_server s;
+    wt_client c;
+    uint8_t *all = malloc((size_t)N * (LEN + 8)), payload[LEN];
+    size_t used = 0;
+    int small = 64 * 1024;
+
+    CHECK(all != NULL);
+    wt_config(&cfg, WT_EPOLL_INLINE);
+    cfg.max_buffered = 64u << 20;
+    if (!wt_server_start(&s, &echo_handler, &cfg, &app) || wt_open(&c, s.port) != 0) {
+        free(all);
+        wt_server_stop(&s, 10000);
+        CHECK(0);
+    }
+    setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    for (int i = 0; i < N; i++) {
+        uint8_t key[4] = {(uint8_t)i, (uint8_t)(i >> 8), 0x33, 0xcc};
+        wt_fill_bytes(payload, LEN, (unsigned)i);
+        used += wt_header(all + used, true, 0, WT_OP_BIN, key, LEN);
+        for (size_t k = 0; k < LEN; k++)
+            all[used + k] = payload[k] ^ key[k & 3];
+        used += LEN;
+    }
+    /* Not reading while blocked: the echoes pile up in the sockets. */
+    EXPECT(wt_send_raw_reading(&c, all, used, T_MS, false) == 0);
+    EXPECT(wt_wait_int(&app.messages, N, T_MS));
+    for (int i = 0; i < N && TEST_OK(); i++) {
+        wt_fill_bytes(payload, LEN, (unsigned)i);
+        EXPECT(wt_expect_message(&c, WT_OP_BIN, payload, LEN, T_MS));
+    }
+    free(all);
+    wt_close(&c);
+    EXPECT(wt_wait_int(&app.closes, 1, 10000));
+    EXPECT(wt_server_stop(&s, 10000));
+}
 
 /* One frame sent a byte at a time: every partial header and payload state must resume. */
 static void run_trickled(wt_mode mode, size_t small_pool)

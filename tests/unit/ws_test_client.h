@@ -216,10 +216,12 @@ static inline void wt_consume(wt_client *c, size_t n)
     c->len -= n;
 }
 
-/* Sends n bytes. While the socket is full it keeps reading whatever the server sends, so a server
- * that echoes while a large message is still going out can never deadlock the test. 0, WT_TIMEOUT,
- * WT_EOF (the server closed or reset the connection). */
-static inline int wt_send_raw(wt_client *c, const void *data, size_t n, int timeout_ms)
+/* Sends n bytes. With read_while_blocked, while the socket is full it keeps reading whatever the
+ * server sends, so a server that echoes while a large message is still going out can never deadlock
+ * the test; without, the server's answers pile up unread. 0, WT_TIMEOUT, WT_EOF (the server closed
+ * or reset the connection). */
+static inline int wt_send_raw_reading(wt_client *c, const void *data, size_t n, int timeout_ms,
+                                      bool read_while_blocked)
 {
     const uint8_t *p = data;
     int64_t end = wt_now_ms() + timeout_ms;
@@ -236,7 +238,7 @@ static inline int wt_send_raw(wt_client *c, const void *data, size_t n, int time
         int64_t left = end - wt_now_ms();
         if (left < 0)
             return WT_TIMEOUT;
-        struct pollfd pf = {c->fd, POLLOUT | POLLIN, 0};
+        struct pollfd pf = {c->fd, POLLOUT | (read_while_blocked ? POLLIN : 0), 0};
         if (poll(&pf, 1, (int)(left > 1000 ? 1000 : left)) > 0 && (pf.revents & POLLIN)) {
             int r = wt_read_now(c);
             if (r == WT_EOF && n > 0) {
@@ -245,6 +247,11 @@ static inline int wt_send_raw(wt_client *c, const void *data, size_t n, int time
         }
     }
     return 0;
+}
+
+static inline int wt_send_raw(wt_client *c, const void *data, size_t n, int timeout_ms)
+{
+    return wt_send_raw_reading(c, data, n, timeout_ms, true);
 }
 
 static inline int wt_send_str(wt_client *c, const char *s, int timeout_ms)
