@@ -8,8 +8,9 @@
  *   most one partial frame header or control frame, <= 139 bytes, copied to its front).
  * A complete message found in one read is handed to an inline callback in place (zero copy). A
  * callback on a pool thread needs bytes that outlive the read, so the message and what follows it
- * move to the connection's own `in` buffer, and parsing resumes from there when the callback
- * returns. */
+ * move to the connection's own `in` buffer (copied when they are small; when they fill much of the
+ * receive buffer, the buffer itself goes to the connection and the loop reads on into a spare), and
+ * parsing resumes from there when the callback returns. */
 #include "conn/conn.h"
 
 #include <errno.h>

@@ -296,25 +296,59 @@ static uint8_t *span_reserve_slow(wsc_conn *c, size_t n)
     return dst;
 }
 
-/* The common cases inline: there is room in the output buffer, and the connection's span is the
-   last one, or it has none yet and the flush list has room for it. */
-static inline uint8_t *span_reserve(wsc_conn *c, size_t n)
+/* The common cases, with no call: there is room in the output buffer, and the connection's span is
+   the last one, or it has none yet and the flush list has room for it. NULL otherwise. */
+static inline uint8_t *span_reserve_fast(wsc_conn *c, size_t n)
 {
     wsc__wctx *w = c->w;
-    if (w->obuf_cap - w->obuf_len >= n) {
-        if (!c->span_len && !(c->flags & WSC__F_IN_FLUSH) && w->nflush < w->flush_cap) {
-            w->flush[w->nflush++] = c;
-            c->flags |= WSC__F_IN_FLUSH;
-            c->span_off = (uint32_t)w->obuf_len;
-        } else if (!c->span_len || c->span_off + c->span_len != w->obuf_len) {
-            return span_reserve_slow(c, n);
-        }
-        uint8_t *dst = w->obuf + w->obuf_len;
-        w->obuf_len += n;
-        c->span_len += (uint32_t)n;
-        return dst;
+    if (w->obuf_cap - w->obuf_len < n)
+        return NULL;
+    if (!c->span_len && !(c->flags & WSC__F_IN_FLUSH) && w->nflush < w->flush_cap) {
+        w->flush[w->nflush++] = c;
+        c->flags |= WSC__F_IN_FLUSH;
+        c->span_off = (uint32_t)w->obuf_len;
+    } else if (!c->span_len || c->span_off + c->span_len != w->obuf_len) {
+        return NULL;
     }
-    return span_reserve_slow(c, n);
+    uint8_t *dst = w->obuf + w->obuf_len;
+    w->obuf_len += n;
+    c->span_len += (uint32_t)n;
+    return dst;
+}
+
+static inline uint8_t *span_reserve(wsc_conn *c, size_t n)
+{
+    uint8_t *dst = span_reserve_fast(c, n);
+    return dst ? dst : span_reserve_slow(c, n);
+}
+
+enum { SMALL_COPY_MAX = 32 };
+
+/* Copies n bytes (w <= n <= 2 * w, w a constant) as the first and the last w, overlapping in the
+   middle: a few loads and stores once inlined. Both ends are loaded before either is stored. */
+__attribute__((always_inline)) static inline void copy_ends(uint8_t *dst, const uint8_t *src,
+                                                            size_t n, size_t w)
+{
+    uint8_t head[16], tail[16];
+    memcpy(head, src, w);
+    memcpy(tail, src + n - w, w);
+    memcpy(dst, head, w);
+    memcpy(dst + n - w, tail, w);
+}
+
+/* memcpy for n <= SMALL_COPY_MAX, without a call. */
+static inline void copy_small(uint8_t *dst, const uint8_t *src, size_t n)
+{
+    if (n >= 16)
+        copy_ends(dst, src, n, 16);
+    else if (n >= 8)
+        copy_ends(dst, src, n, 8);
+    else if (n >= 4)
+        copy_ends(dst, src, n, 4);
+    else if (n > 0) {
+        copy_ends(dst, src, n, 1);
+        dst[n / 2] = src[n / 2];
+    }
 }
 
 static int span_append(wsc_conn *c, const uint8_t *hdr, size_t hl, const void *data, size_t len)
@@ -481,7 +515,9 @@ __attribute__((noinline)) static int write_frame(wsc_conn *c, wsc_msg_type type,
     return write_bytes(c, hdr, hl, data, len);
 }
 
-int wsc_conn_write(wsc_conn *c, wsc_msg_type type, const void *data, size_t len)
+/* Every frame but an inline handler's small data frame that fits the span as it is. */
+__attribute__((noinline)) static int write_any(wsc_conn *c, wsc_msg_type type, const void *data,
+                                               size_t len)
 {
     if (!c || (!data && len))
         return WSC_EINVAL;
@@ -500,7 +536,6 @@ int wsc_conn_write(wsc_conn *c, wsc_msg_type type, const void *data, size_t len)
     size_t hl = wsc__frame_header_len(len, false);
     if (goes_to_span(c, hl + len) &&
         atomic_load_explicit(&c->wstate, memory_order_acquire) == WSC__W_OPEN) {
-        /* An inline handler's frame, the common case: built where it will be sent from. */
         uint8_t *dst = span_reserve(c, hl + len);
         if (!dst)
             return WSC_ENOMEM;
@@ -510,6 +545,24 @@ int wsc_conn_write(wsc_conn *c, wsc_msg_type type, const void *data, size_t len)
         return 0;
     }
     return write_frame(c, type, data, len);
+}
+
+int wsc_conn_write(wsc_conn *c, wsc_msg_type type, const void *data, size_t len)
+{
+    /* An inline handler's small data frame, the common case: built where it will be sent from, with
+       no call on the way (so this function saves no registers either). */
+    if (c && (data || !len) && (type == WSC_TEXT || type == WSC_BINARY) && len <= SMALL_COPY_MAX) {
+        size_t hl = wsc__frame_header_len(len, false);
+        uint8_t *dst;
+        if (goes_to_span(c, hl + len) &&
+            atomic_load_explicit(&c->wstate, memory_order_acquire) == WSC__W_OPEN &&
+            (dst = span_reserve_fast(c, hl + len))) {
+            wsc__frame_header_build(dst, (unsigned)type, true, false, len, NULL);
+            copy_small(dst + hl, data, len);
+            return 0;
+        }
+    }
+    return write_any(c, type, data, len);
 }
 
 int wsc_conn_write_text(wsc_conn *c, const char *data, size_t len)

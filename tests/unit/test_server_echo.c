@@ -99,6 +99,31 @@ TEST(echo_sizes_epoll_inline_pooled_small) { run_sizes(WT_EPOLL_INLINE, 4); }
 TEST(echo_sizes_blocking_dedicated) { run_sizes(WT_BLOCKING, 0); }
 TEST(echo_sizes_blocking_pooled_small) { run_sizes(WT_BLOCKING, 4); }
 
+/* Every length around the ones an inline write copies without a call (up to 32 bytes). */
+static void run_small_lengths(wt_mode mode)
+{
+    wsc_server_config cfg;
+    struct app app = {0};
+    wt_server s;
+    wt_client c;
+
+    wt_config(&cfg, mode);
+    if (!wt_server_start(&s, &echo_handler, &cfg, &app) || wt_open(&c, s.port) != 0) {
+        wt_server_stop(&s, 10000);
+        CHECK(0);
+    }
+    for (size_t len = 0; len <= 40 && TEST_OK(); len++) {
+        EXPECT(echo_one(&c, WT_OP_TEXT, len, (unsigned)len));
+        EXPECT(echo_one(&c, WT_OP_BIN, len, (unsigned)len + 1000));
+    }
+    wt_close(&c);
+    EXPECT(wt_wait_int(&app.closes, 1, 10000));
+    EXPECT(wt_server_stop(&s, 10000));
+}
+
+TEST(echo_small_lengths_epoll_inline) { run_small_lengths(WT_EPOLL_INLINE); }
+TEST(echo_small_lengths_epoll_pool) { run_small_lengths(WT_EPOLL_POOL); }
+
 /* Many messages in one write: the server must split them out of one read, in order. Message i is
    (i * 37 * step) % max_len bytes long. */
 static void run_pipelined(wt_mode mode, size_t small_pool, int n, size_t max_len, size_t step)
