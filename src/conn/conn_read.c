@@ -210,7 +210,8 @@ static bool dispatch(wsc_conn *c)
 
 /* Prepares a job whose payload p[0..n) lies in the region being parsed (base[..len), parsing
    resumes at *pos). Inline, the payload is used in place. For the pool, the payload and everything
-   after it move to `in` (one copy), unless they are there already. */
+   after it move to `in` (at most one copy; none when they are there already or take the receive
+   buffer along, see keep_rest). */
 static bool job_in_place(wsc_conn *c, unsigned job, uint8_t *p, size_t n, uint8_t *base,
                          size_t *pos, size_t len, int region)
 {
