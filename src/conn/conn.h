@@ -152,8 +152,9 @@ struct wsc_conn {
 };
 
 /* Receive buffers a loop keeps for reuse after connections handed them back: as many as large
-   messages are commonly on pool threads at once; beyond that they are freed. */
-enum { WSC__SPARE_RBUFS = 16 };
+   messages are commonly on pool threads at once, and at most WSC__SPARE_BYTES of them (one at
+   least, however large the receive buffer); beyond that they are freed. */
+enum { WSC__SPARE_RBUFS = 16, WSC__SPARE_BYTES = 2 << 20 };
 
 /* A loop context: an epoll worker, or one blocking-mode connection thread. [loop] */
 typedef struct wsc__wctx {
