@@ -506,16 +506,8 @@ bool wsc__conn_send_close(wsc_conn *c, unsigned code, const char *reason, size_t
 
 /* ---- public ---- */
 
-/* Every frame but an inline handler's small one: through write_bytes. */
-__attribute__((noinline)) static int write_frame(wsc_conn *c, wsc_msg_type type, const void *data,
-                                                 size_t len)
-{
-    uint8_t hdr[WSC__FRAME_HEADER_MAX];
-    size_t hl = wsc__frame_header_build(hdr, (unsigned)type, true, false, len, NULL);
-    return write_bytes(c, hdr, hl, data, len);
-}
-
-/* Every frame but an inline handler's small data frame that fits the span as it is. */
+/* Every frame but an inline handler's small data frame that fits the span as it is: checked, then
+   through write_bytes (the span, this thread's batch, or the socket). */
 __attribute__((noinline)) static int write_any(wsc_conn *c, wsc_msg_type type, const void *data,
                                                size_t len)
 {
@@ -533,18 +525,9 @@ __attribute__((noinline)) static int write_any(wsc_conn *c, wsc_msg_type type, c
     default:
         return WSC_EINVAL; /* close frames go through wsc_conn_close */
     }
-    size_t hl = wsc__frame_header_len(len, false);
-    if (goes_to_span(c, hl + len) &&
-        atomic_load_explicit(&c->wstate, memory_order_acquire) == WSC__W_OPEN) {
-        uint8_t *dst = span_reserve(c, hl + len);
-        if (!dst)
-            return WSC_ENOMEM;
-        wsc__frame_header_build(dst, (unsigned)type, true, false, len, NULL);
-        if (len)
-            memcpy(dst + hl, data, len);
-        return 0;
-    }
-    return write_frame(c, type, data, len);
+    uint8_t hdr[WSC__FRAME_HEADER_MAX];
+    size_t hl = wsc__frame_header_build(hdr, (unsigned)type, true, false, len, NULL);
+    return write_bytes(c, hdr, hl, data, len);
 }
 
 int wsc_conn_write(wsc_conn *c, wsc_msg_type type, const void *data, size_t len)
