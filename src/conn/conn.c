@@ -466,11 +466,12 @@ uint8_t *wsc__wctx_take_spare(wsc__wctx *w)
 
 bool wsc__wctx_keep_spare(wsc__wctx *w, wsc__buf *buf)
 {
+    if (buf->cap != w->rbuf_cap)
+        return false;
     size_t limit = WSC__SPARE_BYTES / w->rbuf_cap;
     if (limit > WSC__SPARE_RBUFS)
         limit = WSC__SPARE_RBUFS;
-    if (buf->cap != w->rbuf_cap || w->nspare >= (limit ? limit : 1) ||
-        wsc__buffers_pooled(w->ctx->bufs, buf))
+    if (w->nspare >= (limit ? limit : 1) || wsc__buffers_pooled(w->ctx->bufs, buf))
         return false;
     w->spare[w->nspare++] = buf->data;
     buf->data = NULL;
