@@ -10,7 +10,7 @@
 #include "io/poller.h"
 #include "proto/close.h"
 
-_Thread_local wsc__wctx *wsc__tl_wctx;
+WSC__THREAD_LOCAL wsc__wctx *wsc__tl_wctx;
 
 wsc_conn *wsc__conn_new(wsc__wctx *w, int fd, bool hs)
 {

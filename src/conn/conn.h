@@ -25,6 +25,7 @@
 #include "mem/arena.h"
 #include "mem/buffers.h"
 #include "proto/reader.h"
+#include "util/thread_local.h"
 #include "wsc.h"
 
 struct wsc__hs_pool;
@@ -195,7 +196,7 @@ typedef struct wsc__wctx {
 
 /* The loop context of the calling thread (NULL on other threads): writes made on a connection's own
  * worker go to the span, and are flushed once per iteration. Thread-local, set by the loop. */
-extern _Thread_local wsc__wctx *wsc__tl_wctx;
+extern WSC__THREAD_LOCAL wsc__wctx *wsc__tl_wctx;
 
 /* A receive buffer (rbuf_cap bytes, from the heap) to replace one handed to a connection; NULL
  * when out of memory. [loop] */

@@ -27,7 +27,7 @@
 enum { IOV_MAX_LOCAL = 4, BATCH_CAP = 65536 };
 
 /* A pool thread's gathered writes to the connection whose callbacks it runs (see batch_begin). */
-static _Thread_local struct {
+static WSC__THREAD_LOCAL struct {
     wsc_conn *c;
     uint8_t *buf;
     size_t len;

@@ -4,6 +4,8 @@
 #endif
 #include "proto/mask.h"
 
+#include "util/thread_local.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -217,7 +219,7 @@ static void chacha20_block(const uint32_t key[8], uint64_t counter, uint32_t out
 
 enum { RESEED_BLOCKS = 1 << 16 }; /* 2^20 keys */
 
-static _Thread_local struct {
+static WSC__THREAD_LOCAL struct {
     uint32_t key[8];
     uint32_t block[16];
     uint64_t counter;
