@@ -11,6 +11,7 @@
 #undef wsc__mask_key_new
 #undef WSC_PROTO_MASK_H
 #include "proto/mask.h"
+#include "proto/reader.h"
 
 #include <sys/wait.h>
 
@@ -82,6 +83,33 @@ TEST(every_alignment_offset_length)
                         CHECK(0);
                     }
                 }
+}
+
+/* The reader's short unmasking (8-byte words, then bytes): every length below 128 at every
+ * alignment, guard bytes untouched, and its "some byte is not ASCII" answer right for a single high
+ * byte at every position, in the words and in the byte tail. */
+TEST(unmask_short_every_length_alignment_high_byte)
+{
+    enum { MAXN = 127, PAD = 32 };
+    static uint8_t buf[MAXN + 2 * PAD], want[MAXN + 2 * PAD], orig[MAXN + 2 * PAD];
+    for (size_t a = 0; a < 16; a++)
+        for (size_t n = 0; n <= MAXN; n++)
+            for (size_t high = 0; high <= n; high++) { /* high == n: every byte ASCII */
+                uint8_t *p = orig + PAD - 8 + a;
+                fill(orig, sizeof orig);
+                for (size_t i = 0; i < n; i++) /* the unmasked bytes: ASCII but one */
+                    p[i] = (uint8_t)(((orig[i] & 0x7Fu) | (i == high ? 0x80u : 0u)) ^ key[i & 3]);
+                memcpy(buf, orig, sizeof buf);
+                memcpy(want, orig, sizeof want);
+                uint64_t hi = wsc__unmask_short(buf + PAD - 8 + a, n, key);
+                ref_mask(want + PAD - 8 + a, n, key, 0);
+                if (memcmp(buf, want, sizeof buf) != 0 || (hi != 0) != (high < n)) {
+                    fprintf(stderr, "  align %zu len %zu high byte at %zu: %s\n", a, n, high,
+                            memcmp(buf, want, sizeof buf) ? "bytes differ" : "wrong ASCII answer");
+                    CHECK(0);
+                    return;
+                }
+            }
 }
 
 TEST(copy_every_alignment)
