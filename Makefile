@@ -130,6 +130,8 @@ test: all asan tsan
 check-symbols: build/lib/libwsc.so
 	@bad=$$(nm -D --defined-only $< | awk '{print $$3}' | grep -v '^wsc_' | grep -v '^_' || true); \
 	if [ -n "$$bad" ]; then echo "exported symbols without wsc_ prefix:"; echo "$$bad"; exit 1; fi; \
+	if nm -D --undefined-only $< | grep -q __tls_get_addr; then \
+	    echo "a thread-local is not declared with WSC__THREAD_LOCAL (util/thread_local.h)"; exit 1; fi; \
 	echo "exported symbols ok"
 
 # Compiles every C file with clang and the same warnings (gcc builds the rest),

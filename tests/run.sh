@@ -64,7 +64,7 @@ for t in tests/interop/*; do
 done
 if make -s check-symbols >"$log_dir/symbols.log" 2>&1; then
     total_pass=$((total_pass + 1))
-    echo "exported symbols start with wsc_"
+    echo "exported symbols start with wsc_; thread-locals are initial-exec"
 else
     total_fail=$((total_fail + 1))
     failed_names+=("check-symbols")
