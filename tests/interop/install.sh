@@ -44,6 +44,38 @@ else
     bad "pkg-config consumer"; cat "$tmp/pc.log"
 fi
 
+# The library's thread-locals use the initial-exec TLS model, which takes room in the static TLS
+# block: a program that loads the library at run time (a plugin host) must still be able to.
+cat >"$tmp/plugin_host.c" <<'C'
+#include <dlfcn.h>
+#include <stdio.h>
+#include <wsc.h>
+int main(int argc, char **argv)
+{
+    (void)argc;
+    void *lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        fprintf(stderr, "%s\n", dlerror());
+        return 1;
+    }
+    int (*frame_new)(wsc_framed *, wsc_msg_type, const void *, size_t) =
+        (int (*)(wsc_framed *, wsc_msg_type, const void *, size_t))dlsym(lib, "wsc_frame_new");
+    void (*frame_free)(wsc_framed *) = (void (*)(wsc_framed *))dlsym(lib, "wsc_frame_free");
+    wsc_framed f;
+    if (!frame_new || !frame_free || frame_new(&f, WSC_BINARY, "abc", 3) != 0)
+        return 1;
+    int ok = f.len == 5 && f.data[0] == 0x82;
+    frame_free(&f);
+    return dlclose(lib) == 0 && ok ? 0 : 1;
+}
+C
+if cc -I"$prefix/include" -o "$tmp/plugin_host" "$tmp/plugin_host.c" -ldl 2>"$tmp/dl.log" &&
+   "$tmp/plugin_host" "$prefix/lib/libwsc.so" 2>>"$tmp/dl.log"; then
+    ok "a program loads the shared library with dlopen and calls it"
+else
+    bad "dlopen of the shared library"; cat "$tmp/dl.log"
+fi
+
 if command -v cmake >/dev/null; then
     mkdir -p "$tmp/cm"
     cat >"$tmp/cm/CMakeLists.txt" <<'CM'
