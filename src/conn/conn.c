@@ -366,7 +366,7 @@ bool wsc__wctx_stall(wsc__wctx *w, wsc_conn *c)
 
 bool wsc__wctx_flush_list(wsc__wctx *w, wsc_conn *c)
 {
-    if (c->flags & WSC__F_IN_FLUSH)
+    if (wsc__wctx_flush_list_fast(w, c))
         return true;
     if (!push(&w->flush, &w->nflush, &w->flush_cap, c))
         return false;

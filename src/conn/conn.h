@@ -300,6 +300,18 @@ void wsc__wctx_ready(wsc__wctx *w, wsc_conn *c);
 bool wsc__wctx_stall(wsc__wctx *w, wsc_conn *c);
 /* Lists c for the end-of-iteration flush. */
 bool wsc__wctx_flush_list(wsc__wctx *w, wsc_conn *c);
+/* Its common case, with no call (the write path's): c is listed already, or the list has room.
+   False when the list must grow first, which wsc__wctx_flush_list does. */
+static inline bool wsc__wctx_flush_list_fast(wsc__wctx *w, wsc_conn *c)
+{
+    if (c->flags & WSC__F_IN_FLUSH)
+        return true;
+    if (w->nflush == w->flush_cap)
+        return false;
+    w->flush[w->nflush++] = c;
+    c->flags |= WSC__F_IN_FLUSH;
+    return true;
+}
 /* Forgets c (after its close callback, or at once when none is owed). */
 void wsc__wctx_remove(wsc__wctx *w, wsc_conn *c);
 /* Gives back a connection's handshake object (the loop's scratch one is only reset). */

@@ -297,17 +297,17 @@ static uint8_t *span_reserve_slow(wsc_conn *c, size_t n)
 }
 
 /* The common cases, with no call: there is room in the output buffer, and the connection's span is
-   the last one, or it has none yet and the flush list has room for it. NULL otherwise. */
+   the last one, or it has none yet and is on the flush list or fits on it. NULL otherwise. */
 static inline uint8_t *span_reserve_fast(wsc_conn *c, size_t n)
 {
     wsc__wctx *w = c->w;
     if (w->obuf_cap - w->obuf_len < n)
         return NULL;
-    if (!c->span_len && !(c->flags & WSC__F_IN_FLUSH) && w->nflush < w->flush_cap) {
-        w->flush[w->nflush++] = c;
-        c->flags |= WSC__F_IN_FLUSH;
+    if (!c->span_len) {
+        if (!wsc__wctx_flush_list_fast(w, c))
+            return NULL;
         c->span_off = (uint32_t)w->obuf_len;
-    } else if (!c->span_len || c->span_off + c->span_len != w->obuf_len) {
+    } else if (c->span_off + c->span_len != w->obuf_len) {
         return NULL;
     }
     uint8_t *dst = w->obuf + w->obuf_len;
