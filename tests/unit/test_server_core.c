@@ -96,9 +96,7 @@ static void echo_sizes(const variant *v)
         uint8_t key[4] = {1, 2, 3, (uint8_t)i};
         uint8_t p[8];
         int pl = snprintf((char *)p, sizeof p, "m%d", i);
-        bl += wt_header(burst + bl, true, 0, WT_OP_TEXT, key, (uint64_t)pl);
-        for (int k = 0; k < pl; k++)
-            burst[bl++] = p[k] ^ key[k & 3];
+        bl += wt_masked_frame(burst + bl, WT_OP_TEXT, key, p, (size_t)pl);
     }
     EXPECT(wt_send_raw(&c, burst, bl, 5000) == 0);
     for (int i = 0; i < 64 && TEST_OK(); i++) {

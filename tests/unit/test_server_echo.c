@@ -155,10 +155,7 @@ static void run_pipelined(wt_mode mode, size_t small_pool, int n, size_t max_len
             wt_fill_utf8(p, len, (unsigned)i);
         else
             wt_fill_bytes(p, len, (unsigned)i);
-        used += wt_header(all + used, true, 0, op, key, len);
-        for (size_t k = 0; k < len; k++)
-            all[used + k] = p[k] ^ key[k & 3];
-        used += len;
+        used += wt_masked_frame(all + used, op, key, p, len);
     }
     EXPECT(wt_send_raw(&c, all, used, T_MS) == 0);
     for (int i = 0; i < n && TEST_OK(); i++) {
@@ -205,10 +202,7 @@ TEST(echo_beyond_socket_buffers_epoll_inline)
     for (int i = 0; i < N; i++) {
         uint8_t key[4] = {(uint8_t)i, (uint8_t)(i >> 8), 0x33, 0xcc};
         wt_fill_bytes(payload, LEN, (unsigned)i);
-        used += wt_header(all + used, true, 0, WT_OP_BIN, key, LEN);
-        for (size_t k = 0; k < LEN; k++)
-            all[used + k] = payload[k] ^ key[k & 3];
-        used += LEN;
+        used += wt_masked_frame(all + used, WT_OP_BIN, key, payload, LEN);
     }
     /* Not reading while blocked: the echoes pile up in the sockets. */
     EXPECT(wt_send_raw_reading(&c, all, used, T_MS, false) == 0);
@@ -241,10 +235,8 @@ static void run_trickled(wt_mode mode, size_t small_pool)
         CHECK(0);
     }
     wt_fill_utf8(payload, sizeof payload, 3);
-    size_t hl = wt_header(frame, true, 0, WT_OP_TEXT, key, sizeof payload);
-    for (size_t k = 0; k < sizeof payload; k++)
-        frame[hl + k] = payload[k] ^ key[k & 3];
-    for (size_t k = 0; k < hl + sizeof payload && TEST_OK(); k++)
+    size_t fl = wt_masked_frame(frame, WT_OP_TEXT, key, payload, sizeof payload);
+    for (size_t k = 0; k < fl && TEST_OK(); k++)
         EXPECT(wt_send_raw(&c, frame + k, 1, T_MS) == 0);
     EXPECT(wt_expect_message(&c, WT_OP_TEXT, payload, sizeof payload, T_MS));
     wt_close(&c);
@@ -276,10 +268,8 @@ static void run_handshake_and_frame_together(wt_mode mode)
                      "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
                      "Connection: Upgrade\r\nSec-WebSocket-Key: " WT_KEY "\r\n"
                      "Sec-WebSocket-Version: 13\r\n\r\n");
-    size_t hl = wt_header((uint8_t *)req + n, true, 0, WT_OP_TEXT, key, 5);
-    for (int k = 0; k < 5; k++)
-        req[(size_t)n + hl + (size_t)k] = (char)("hello"[k] ^ key[k & 3]);
-    EXPECT(wt_send_raw(&c, req, (size_t)n + hl + 5, T_MS) == 0);
+    size_t fl = wt_masked_frame((uint8_t *)req + n, WT_OP_TEXT, key, "hello", 5);
+    EXPECT(wt_send_raw(&c, req, (size_t)n + fl, T_MS) == 0);
     char head[1024];
     EXPECT_EQ_INT(wt_read_head(&c, T_MS, head, sizeof head), 101);
     EXPECT(wt_expect_message(&c, WT_OP_TEXT, "hello", 5, T_MS));

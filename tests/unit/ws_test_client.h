@@ -392,6 +392,18 @@ static inline size_t wt_header(uint8_t *out, bool fin, unsigned rsv, unsigned op
     return n;
 }
 
+/* Writes a whole masked data or control frame (FIN set, no RSV bit) of payload[0..len) with key into
+   out (room for 14 + len bytes); returns its length. */
+static inline size_t wt_masked_frame(uint8_t *out, unsigned opcode, const uint8_t key[4],
+                                     const void *payload, size_t len)
+{
+    const uint8_t *p = payload;
+    size_t hl = wt_header(out, true, 0, opcode, key, len);
+    for (size_t k = 0; k < len; k++)
+        out[hl + k] = p[k] ^ key[k & 3];
+    return hl + len;
+}
+
 /* Sends one frame: masked (a correct client) or not (a violation), any opcode and RSV bits. */
 static inline int wt_send_frame_ex(wt_client *c, bool fin, unsigned rsv, unsigned opcode, bool masked,
                                    const void *payload, size_t len, int timeout_ms)
