@@ -5,8 +5,10 @@
 #include "server/handler_pool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 
+#include "util/cpus.h"
 #include "util/log.h"
 
 struct wsc__hpool {
@@ -19,6 +21,7 @@ struct wsc__hpool {
     bool quit;
     unsigned idle; /* threads waiting on cv */
     unsigned nthreads, started;
+    unsigned ncpus; /* CPUs the threads (and the loops) may run on */
     size_t arena_size;
     void (*unstall)(void *);
     void *arg;
@@ -39,6 +42,7 @@ wsc__hpool *wsc__hpool_new(unsigned threads, size_t backlog, size_t arena_size,
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     p->nthreads = threads;
+    p->ncpus = wsc__cpus_allowed(); /* the threads inherit this thread's mask */
     p->backlog = backlog;
     p->arena_size = arena_size;
     p->unstall = unstall;
@@ -67,9 +71,9 @@ bool wsc__hpool_submit(wsc__ctx *ctx, wsc_conn *c, bool force)
     return true;
 }
 
-void wsc__hpool_kick(wsc__ctx *ctx)
+/* Wakes a thread if jobs wait and one sleeps; returns whether it did. */
+static bool wake_one(wsc__hpool *p)
 {
-    wsc__hpool *p = ctx->pool;
     pthread_mutex_lock(&p->mu);
     bool wake = p->head && p->idle;
     pthread_mutex_unlock(&p->mu);
@@ -77,6 +81,24 @@ void wsc__hpool_kick(wsc__ctx *ctx)
        go back to sleep on it at once. */
     if (wake)
         pthread_cond_signal(&p->cv);
+    return wake;
+}
+
+void wsc__hpool_kick(wsc__ctx *ctx)
+{
+    wsc__hpool *p = ctx->pool;
+    if (!wake_one(p) || p->ncpus > 1)
+        return;
+    /* One CPU for the loop and the pool: the woken thread runs the batch now, while the loop
+       yields, instead of whenever the loop next sleeps (by then it has read many more messages,
+       and the replies to the first ones have waited for all of them). Jobs still queued when the
+       loop gets the CPU back mean that the thread blocked in a handler or was preempted: the
+       next thread takes them, as it would have on a CPU of its own. */
+    for (unsigned i = 1; i < p->nthreads; i++) {
+        sched_yield();
+        if (!wake_one(p))
+            break;
+    }
 }
 
 enum { WAKE_SLOTS = 8, WAKE_EVERY = 32 };
@@ -142,7 +164,10 @@ static void *run(void *arg)
         p->head = c->job_next;
         if (!p->head)
             p->tail = NULL;
-        bool spread = p->head && p->idle; /* more work: another thread takes it */
+        /* More work: another thread takes it. On a single CPU it would only take turns with this
+           one, a context switch per turn; there the loop wakes the next thread when this one
+           blocks (see wsc__hpool_kick). */
+        bool spread = p->head && p->idle && p->ncpus > 1;
         bool unstall = false;
         if (c->job != WSC__JOB_CLOSE) {
             p->queued--;

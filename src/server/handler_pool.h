@@ -22,9 +22,12 @@ wsc__hpool *wsc__hpool_new(unsigned threads, size_t backlog, size_t arena_size,
 int wsc__hpool_start(wsc__hpool *p);
 /* The wsc__ctx.submit of a pooled server (ctx->pool is the pool): queues without waking anyone. */
 bool wsc__hpool_submit(wsc__ctx *ctx, wsc_conn *c, bool force);
-/* The wsc__ctx.kick: wakes a handler thread if jobs wait and one sleeps. The woken thread wakes
-   another while jobs remain (up to every thread), so a burst spreads over the pool and a trickle
-   costs one wake-up per batch. */
+/* The wsc__ctx.kick: wakes a handler thread if jobs wait and one sleeps. With more than one CPU
+   the woken thread wakes another while jobs remain (up to every thread), so a burst spreads over
+   the pool and a trickle costs one wake-up per batch. When the process may run on one CPU only
+   (its affinity mask when the pool was created), the caller yields the CPU to the woken thread,
+   which runs the whole batch, and wakes the next one only if jobs are still queued when it gets
+   the CPU back (the first blocked in a handler). */
 void wsc__hpool_kick(wsc__ctx *ctx);
 /* Lets the threads finish every queued job, then joins them. */
 void wsc__hpool_stop(wsc__hpool *p);
