@@ -283,7 +283,12 @@ typedef struct wsc_server_config {
         unsigned count;          /* handshake objects kept pooled: 32 */
     } handshake;
     struct {
-        int count;          /* handler threads: 4; WSC_THREAD_POOL_INLINE: none */
+        int count;          /* handler threads: 4; WSC_THREAD_POOL_INLINE: none.
+                               When the thread that calls wsc_server_listen
+                               may run on one CPU only (its affinity mask),
+                               the threads take turns: a worker yields the
+                               CPU to the thread it wakes, and wakes another
+                               only while that one is blocked in a handler */
         unsigned backlog;   /* queued callbacks before workers stop reading: 500 */
         size_t buffer_size; /* each thread's arena buffer: 32768 */
     } thread_pool;

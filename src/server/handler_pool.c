@@ -94,9 +94,9 @@ void wsc__hpool_kick(wsc__ctx *ctx)
        and the replies to the first ones have waited for all of them). Jobs still queued when the
        loop gets the CPU back mean that the thread blocked in a handler or was preempted: the
        next thread takes them, as it would have on a CPU of its own. */
-    for (unsigned i = 1; i < p->nthreads; i++) {
+    for (unsigned woken = 1;; woken++) {
         sched_yield();
-        if (!wake_one(p))
+        if (woken == p->nthreads || !wake_one(p))
             break;
     }
 }
