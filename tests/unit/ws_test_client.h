@@ -392,16 +392,26 @@ static inline size_t wt_header(uint8_t *out, bool fin, unsigned rsv, unsigned op
     return n;
 }
 
-/* Writes a whole masked data or control frame (FIN set, no RSV bit) of payload[0..len) with key into
-   out (room for 14 + len bytes); returns its length. */
+/* Writes a whole frame of payload[0..len) into out (room for 14 + len bytes), masked with key
+   unless key is NULL; returns its length. */
+static inline size_t wt_build_frame(uint8_t *out, bool fin, unsigned rsv, unsigned opcode,
+                                    const uint8_t *key, const void *payload, size_t len)
+{
+    const uint8_t *p = payload;
+    size_t hl = wt_header(out, fin, rsv, opcode, key, len);
+    if (key)
+        for (size_t k = 0; k < len; k++)
+            out[hl + k] = p[k] ^ key[k & 3];
+    else if (len)
+        memcpy(out + hl, p, len);
+    return hl + len;
+}
+
+/* A whole masked data or control frame (FIN set, no RSV bit), as a correct client sends it. */
 static inline size_t wt_masked_frame(uint8_t *out, unsigned opcode, const uint8_t key[4],
                                      const void *payload, size_t len)
 {
-    const uint8_t *p = payload;
-    size_t hl = wt_header(out, true, 0, opcode, key, len);
-    for (size_t k = 0; k < len; k++)
-        out[hl + k] = p[k] ^ key[k & 3];
-    return hl + len;
+    return wt_build_frame(out, true, 0, opcode, key, payload, len);
 }
 
 /* Sends one frame: masked (a correct client) or not (a violation), any opcode and RSV bits. */
@@ -418,13 +428,8 @@ static inline int wt_send_frame_ex(wt_client *c, bool fin, unsigned rsv, unsigne
         c->mask_state ^= c->mask_state << 5;
         key[i] = (uint8_t)c->mask_state;
     }
-    size_t hl = wt_header(f, fin, rsv, opcode, masked ? key : NULL, len);
-    if (len)
-        memcpy(f + hl, payload, len);
-    if (masked)
-        for (size_t i = 0; i < len; i++)
-            f[hl + i] ^= key[i & 3];
-    int r = wt_send_raw(c, f, hl + len, timeout_ms);
+    size_t fl = wt_build_frame(f, fin, rsv, opcode, masked ? key : NULL, payload, len);
+    int r = wt_send_raw(c, f, fl, timeout_ms);
     free(f);
     return r;
 }
