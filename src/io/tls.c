@@ -367,6 +367,21 @@ static int ctx_load(SSL_CTX *ctx, const char *ca_file, const char *ca_path, wsc_
     return 0;
 }
 
+/* OpenSSL works out a certificate's extension data (key identifiers, CA flag) on first use and
+   caches it in the certificate; two threads verifying against one store can both do it at once,
+   one rewriting the cache while the other reads it. A shared store has it done here, before any
+   thread sees it. Certificates a CA directory supplies later, during verification, are not
+   covered: those are loaded on demand. */
+static void cache_extensions(SSL_CTX *ctx)
+{
+    STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(SSL_CTX_get_cert_store(ctx));
+    for (int i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+        X509 *x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+        if (x)
+            X509_check_purpose(x, -1, 0); /* -1: only caches the extensions */
+    }
+}
+
 WSC_API wsc_ca_store *wsc_ca_store_new(const char *ca_file, const char *ca_path, wsc_err *err)
 {
     if (err)
@@ -388,6 +403,7 @@ WSC_API wsc_ca_store *wsc_ca_store_new(const char *ca_file, const char *ca_path,
         free(s);
         return NULL;
     }
+    cache_extensions(s->ctx);
     return s;
 }
 
