@@ -9,6 +9,7 @@
 #include <pthread.h>
 
 #include "client_test_util.h"
+#include "test_frame_build.h"
 #include "proto/handshake.h"
 
 typedef struct {
@@ -33,50 +34,18 @@ typedef struct {
     pthread_t tid;
 } script;
 
-static size_t sframe(uint8_t *out, bool fin, unsigned rsv, unsigned op, const void *p, size_t n,
-                     bool masked)
-{
-    size_t h = 0;
-    out[h++] = (uint8_t)((fin ? 0x80 : 0) | rsv << 4 | op);
-    uint8_t m = masked ? 0x80 : 0;
-    if (n < 126) {
-        out[h++] = (uint8_t)(m | n);
-    } else if (n < 65536) {
-        out[h++] = m | 126;
-        out[h++] = (uint8_t)(n >> 8);
-        out[h++] = (uint8_t)n;
-    } else {
-        out[h++] = m | 127;
-        for (int i = 7; i >= 0; i--)
-            out[h++] = (uint8_t)((uint64_t)n >> (8 * i));
-    }
-    if (masked) {
-        static const uint8_t key[4] = {1, 2, 3, 4};
-        memcpy(out + h, key, 4);
-        h += 4;
-        for (size_t i = 0; i < n; i++)
-            out[h + i] = ((const uint8_t *)p)[i] ^ key[i & 3];
-    } else if (n) {
-        memcpy(out + h, p, n);
-    }
-    return h + n;
-}
-
 static void add(script *s, bool fin, unsigned rsv, unsigned op, const void *p, size_t n,
                 bool masked)
 {
-    s->frames_len += sframe(s->frames + s->frames_len, fin, rsv, op, p, n, masked);
+    static const uint8_t key[4] = {1, 2, 3, 4};
+    s->frames_len +=
+        wt_build_frame(s->frames + s->frames_len, fin, rsv, op, masked ? key : NULL, p, n);
 }
 
 /* Only the frame header: a declared length whose payload never comes. */
 static void add_header_only(script *s, unsigned op, uint64_t n)
 {
-    uint8_t *o = s->frames + s->frames_len;
-    o[0] = (uint8_t)(0x80 | op);
-    o[1] = 127;
-    for (int i = 0; i < 8; i++)
-        o[2 + i] = (uint8_t)(n >> (8 * (7 - i)));
-    s->frames_len += 10;
+    s->frames_len += wt_header(s->frames + s->frames_len, true, 0, op, NULL, n);
 }
 
 static void *serve(void *arg)
@@ -131,7 +100,7 @@ static void *serve(void *arg)
             memcpy(s->close_payload, p, len);
             if (s->answer_close) {
                 uint8_t f[160];
-                ct_write_all(fd, f, sframe(f, true, 0, 8, p, len, false));
+                ct_write_all(fd, f, wt_build_frame(f, true, 0, 8, NULL, p, len));
             }
             break;
         }

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "test_frame_build.h"
 #include "wsc.h"
 
 /* ---- time ---------------------------------------------------------------------------------- */
@@ -363,49 +364,6 @@ static inline int wt_open(wt_client *c, int port)
 
 enum { WT_OP_CONT = 0, WT_OP_TEXT = 1, WT_OP_BIN = 2, WT_OP_CLOSE = 8, WT_OP_PING = 9, WT_OP_PONG = 10 };
 enum { WT_RSV1 = 4, WT_RSV2 = 2, WT_RSV3 = 1 };
-
-/* Writes a frame header (section 5.2, minimal length encoding) into out[14]; returns its length. */
-static inline size_t wt_header(uint8_t *out, bool fin, unsigned rsv, unsigned opcode,
-                               const uint8_t *mask, uint64_t len)
-{
-    size_t n;
-    out[0] = (uint8_t)((fin ? 0x80u : 0u) | ((rsv & 7u) << 4) | (opcode & 0x0fu));
-    if (len < 126) {
-        out[1] = (uint8_t)len;
-        n = 2;
-    } else if (len <= 0xffff) {
-        out[1] = 126;
-        out[2] = (uint8_t)(len >> 8);
-        out[3] = (uint8_t)len;
-        n = 4;
-    } else {
-        out[1] = 127;
-        for (int i = 0; i < 8; i++)
-            out[2 + i] = (uint8_t)(len >> (56 - 8 * i));
-        n = 10;
-    }
-    if (mask) {
-        out[1] |= 0x80u;
-        memcpy(out + n, mask, 4);
-        n += 4;
-    }
-    return n;
-}
-
-/* Writes a whole frame of payload[0..len) into out (room for 14 + len bytes), masked with key
-   unless key is NULL; returns its length. */
-static inline size_t wt_build_frame(uint8_t *out, bool fin, unsigned rsv, unsigned opcode,
-                                    const uint8_t *key, const void *payload, size_t len)
-{
-    const uint8_t *p = payload;
-    size_t hl = wt_header(out, fin, rsv, opcode, key, len);
-    if (key)
-        for (size_t k = 0; k < len; k++)
-            out[hl + k] = p[k] ^ key[k & 3];
-    else if (len)
-        memcpy(out + hl, p, len);
-    return hl + len;
-}
 
 /* A whole masked data or control frame (FIN set, no RSV bit), as a correct client sends it. */
 static inline size_t wt_masked_frame(uint8_t *out, unsigned opcode, const uint8_t key[4],
