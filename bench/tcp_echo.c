@@ -10,13 +10,23 @@
  * the connection is not read until that is flushed, so a peer that stops
  * reading cannot grow it); an idle connection costs one pointer here.
  *
- *   tcp_echo [--port N] [--address A]     (default 127.0.0.1:9225)
+ * --handoff: the floor for a server that runs its handlers on other threads.
+ * The epoll thread reads every ready connection into a buffer of its own, then
+ * a second thread writes the whole batch back while the first waits; on one
+ * CPU the first yields to it at once. One wake-up and two context switches per
+ * batch, nothing else: what is left of a WebSocket server's handler pool
+ * beyond this is its own cost.
+ *
+ *   tcp_echo [--port N] [--address A] [--handoff]   (default 127.0.0.1:9225)
  * SIGINT/SIGTERM stop it (exit status 0). */
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,18 +103,24 @@ static void set_events(int ep, int fd, uint32_t events)
     epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev);
 }
 
-static void on_data(int ep, struct pending **pend, int fd, unsigned char *buf)
+/* One read of what is available; returns its length, or 0 when there is
+   nothing to echo (EAGAIN, or the connection was dropped). */
+static size_t read_some(struct pending **pend, int fd, unsigned char *buf)
 {
     ssize_t n = recv(fd, buf, BUF_SIZE, 0);
     if (n <= 0) {
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-            return;
-        drop(pend, fd);
-        return;
+        if (!(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)))
+            drop(pend, fd);
+        return 0;
     }
+    return (size_t)n;
+}
+
+static void echo_back(int ep, struct pending **pend, int fd, const unsigned char *buf, size_t n)
+{
     ssize_t w;
     do
-        w = send(fd, buf, (size_t)n, MSG_NOSIGNAL);
+        w = send(fd, buf, n, MSG_NOSIGNAL);
     while (w < 0 && errno == EINTR);
     if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
         drop(pend, fd);
@@ -112,9 +128,9 @@ static void on_data(int ep, struct pending **pend, int fd, unsigned char *buf)
     }
     /* A short write means the socket buffer is full: keep the rest for EPOLLOUT. */
     size_t done = w > 0 ? (size_t)w : 0;
-    if (done == (size_t)n)
+    if (done == n)
         return;
-    size_t rest = (size_t)n - done;
+    size_t rest = n - done;
     struct pending *p = malloc(sizeof *p + rest);
     if (!p) {
         drop(pend, fd);
@@ -128,16 +144,86 @@ static void on_data(int ep, struct pending **pend, int fd, unsigned char *buf)
     set_events(ep, fd, EPOLLOUT);
 }
 
+/* ---- --handoff: reads on the epoll thread, writes on another ---- */
+
+enum { BATCH_MAX = 16 };
+
+struct batch {
+    pthread_mutex_t mu;
+    pthread_cond_t go, done_cv;
+    bool full, done, quit;
+    int ep;
+    struct pending **pend;
+    int n, fd[BATCH_MAX];
+    size_t len[BATCH_MAX];
+    unsigned char *buf[BATCH_MAX];
+};
+
+static void *writer_main(void *arg)
+{
+    struct batch *b = arg;
+    for (;;) {
+        pthread_mutex_lock(&b->mu);
+        while (!b->full && !b->quit)
+            pthread_cond_wait(&b->go, &b->mu);
+        if (b->quit && !b->full) {
+            pthread_mutex_unlock(&b->mu);
+            return NULL;
+        }
+        pthread_mutex_unlock(&b->mu);
+        for (int i = 0; i < b->n; i++)
+            echo_back(b->ep, b->pend, b->fd[i], b->buf[i], b->len[i]);
+        pthread_mutex_lock(&b->mu);
+        b->full = false;
+        b->done = true;
+        pthread_mutex_unlock(&b->mu);
+        pthread_cond_signal(&b->done_cv);
+    }
+}
+
+/* Hands the batch to the writer and waits until it is written (the buffers
+   and the pending table are the epoll thread's again after that). */
+static void run_batch(struct batch *b)
+{
+    if (b->n == 0)
+        return;
+    pthread_mutex_lock(&b->mu);
+    b->full = true;
+    b->done = false;
+    pthread_mutex_unlock(&b->mu);
+    pthread_cond_signal(&b->go);
+    sched_yield(); /* on one CPU the writer runs now, as a handler pool's thread would */
+    pthread_mutex_lock(&b->mu);
+    while (!b->done)
+        pthread_cond_wait(&b->done_cv, &b->mu);
+    pthread_mutex_unlock(&b->mu);
+    b->n = 0;
+}
+
+static void batch_add(struct batch *b, int fd)
+{
+    if (b->n == BATCH_MAX)
+        run_batch(b);
+    size_t n = read_some(b->pend, fd, b->buf[b->n]);
+    if (n) {
+        b->fd[b->n] = fd;
+        b->len[b->n++] = n;
+    }
+}
+
 int main(int argc, char **argv)
 {
     const char *addr = "127.0.0.1", *port = "9225";
+    bool handoff = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--port") == 0 && i + 1 < argc)
             port = argv[++i];
         else if (strcmp(argv[i], "--address") == 0 && i + 1 < argc)
             addr = argv[++i];
+        else if (strcmp(argv[i], "--handoff") == 0)
+            handoff = true;
         else {
-            fprintf(stderr, "usage: tcp_echo [--port N] [--address A]\n");
+            fprintf(stderr, "usage: tcp_echo [--port N] [--address A] [--handoff]\n");
             return 2;
         }
     }
@@ -166,6 +252,22 @@ int main(int argc, char **argv)
     if (ep < 0 || !pend || !buf) {
         fprintf(stderr, "tcp_echo: out of memory\n");
         return 1;
+    }
+    struct batch b = {.ep = ep, .pend = pend};
+    pthread_t writer;
+    if (handoff) {
+        pthread_mutex_init(&b.mu, NULL);
+        pthread_cond_init(&b.go, NULL);
+        pthread_cond_init(&b.done_cv, NULL);
+        for (int i = 0; i < BATCH_MAX; i++)
+            if (!(b.buf[i] = malloc(BUF_SIZE))) {
+                fprintf(stderr, "tcp_echo: out of memory\n");
+                return 1;
+            }
+        if (pthread_create(&writer, NULL, writer_main, &b) != 0) {
+            fprintf(stderr, "tcp_echo: cannot start the writer thread\n");
+            return 1;
+        }
     }
     struct epoll_event lev = {.events = EPOLLIN, .data.fd = lfd};
     epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &lev);
@@ -202,8 +304,24 @@ int main(int argc, char **argv)
                 }
                 continue;
             }
-            on_data(ep, pend, fd, buf);
+            if (handoff) {
+                batch_add(&b, fd);
+            } else {
+                size_t got = read_some(pend, fd, buf);
+                if (got)
+                    echo_back(ep, pend, fd, buf, got);
+            }
         }
+        run_batch(&b);
+    }
+    if (handoff) {
+        pthread_mutex_lock(&b.mu);
+        b.quit = true;
+        pthread_mutex_unlock(&b.mu);
+        pthread_cond_signal(&b.go);
+        pthread_join(writer, NULL);
+        for (int i = 0; i < BATCH_MAX; i++)
+            free(b.buf[i]);
     }
     for (size_t fd = 0; fd < max_fd; fd++)
         free(pend[fd]);

@@ -88,6 +88,16 @@ else
     bad "tcp_echo starts"
 fi
 
+# Its hand-off mode (reads on one thread, writes on another): the same checks of every byte.
+p=$(free_port)
+if start tcp_echo_handoff "$p" "$BIN/tcp_echo" --port "$p" --address 127.0.0.1 --handoff; then
+    load "raw hand-off 20 x 16 B, depth 8" --raw -p "$p" -c 20 -s 16 -d 8
+    load "raw hand-off 4 x 64 KiB, depth 4" --raw -p "$p" -c 4 -s 64k -d 4
+    load "raw hand-off 2 x 4 MiB, depth 2" --raw -p "$p" -c 2 -s 4m -d 2
+else
+    bad "tcp_echo --handoff starts"
+fi
+
 # An independent WebSocket server checks the load generator's own framing.
 cat >"$TMP/echo.py" <<'EOF'
 import asyncio, sys, websockets
