@@ -4,7 +4,10 @@
 # libwebsockets and Node `ws` echo servers, each under the same load from
 # wsc_load, server and load generator pinned to different CPUs. Prints one
 # table of medians, each figure with its ratio to the raw-TCP ceiling, then
-# the memory an idle connection costs each server.
+# the memory an idle connection costs each server. The raw-TCP echo also runs
+# in its hand-off mode (tcp_echo --handoff: reads on one thread, writes on
+# another), the floor for any server whose handlers run on other threads; the
+# thread pool's figures are set against it too.
 #
 # Environment:
 #   BENCH_RUNS=9          runs per scenario (the median is reported)
@@ -12,7 +15,7 @@
 #   BENCH_WARMUP=0.5      unmeasured seconds before each run
 #   BENCH_QUICK=1         smoke mode: 1 short run each, 1,000 idle connections (~3 s per server)
 #   BENCH_IDLE_CONNS=10000, BENCH_SMALL_POOL=1000 (echo_server --small-pool for the pooled row)
-#   BENCH_SERVERS="raw-tcp wsc-inline wsc-pool lws node-ws"   which servers to run
+#   BENCH_SERVERS="raw-tcp raw-handoff wsc-inline wsc-pool lws node-ws"   which servers to run
 #   BENCH_SERVER_CPU=0 BENCH_LOAD_CPU=1, BENCH_PORT=19100 (first of the ports used)
 #   WSC_BENCH_BIN=build/bin   where the programs are
 # Every process it starts is stopped by PID when it ends, also on error or ^C.
@@ -26,7 +29,7 @@ WARMUP=${BENCH_WARMUP:-0.5}
 IDLE_CONNS=${BENCH_IDLE_CONNS:-10000}
 SMALL_POOL=${BENCH_SMALL_POOL:-1000}
 PORT=${BENCH_PORT:-19100}
-SERVERS=${BENCH_SERVERS:-"raw-tcp wsc-inline wsc-pool lws node-ws"}
+SERVERS=${BENCH_SERVERS:-"raw-tcp raw-handoff wsc-inline wsc-pool lws node-ws"}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
     RUNS=1 SECS=${BENCH_SECONDS:-0.25} WARMUP=0 IDLE_CONNS=${BENCH_IDLE_CONNS:-1000}
 fi
@@ -114,6 +117,7 @@ server_cmd() {
     local name=$1 port=$2
     case $name in
     raw-tcp) echo "$BIN/tcp_echo --port $port --address 127.0.0.1" ;;
+    raw-handoff) echo "$BIN/tcp_echo --port $port --address 127.0.0.1 --handoff" ;;
     wsc-inline) [ -x "$BIN/echo_server" ] &&
         echo "$BIN/echo_server --port $port --address 127.0.0.1 --threads 0 --max-message $MAX_MESSAGE" ;;
     wsc-pool) [ -x "$BIN/echo_server" ] &&
@@ -130,6 +134,7 @@ server_cmd() {
 server_label() {
     case $1 in
     raw-tcp) echo "raw TCP echo (ceiling)" ;;
+    raw-handoff) echo "raw TCP echo, hand-off" ;;
     wsc-inline) echo "wsc, inline handlers" ;;
     wsc-pool) echo "wsc, thread pool (4)" ;;
     wsc-dedicated-bufs) echo "wsc, dedicated small buffers" ;;
@@ -206,7 +211,7 @@ declare -A NOTE
 declare -A V RUNV # V: the values of every run; RUNV[server|scenario|metric|run]: one run's value
 run_one() {
     local name=$1 sc=$2 run=$3 title conns size depth line mode=() pid=${PID_OF[$1]}
-    [ "$name" = raw-tcp ] && mode=(--raw)
+    [[ $name == raw-* ]] && mode=(--raw)
     IFS='|' read -r title conns size depth <<<"$sc"
     if ! kill -0 "$pid" 2>/dev/null; then
         NOTE[$name]="server exited before '$title'"
@@ -239,7 +244,7 @@ run_one() {
 # measure_idle NAME PORT: RSS growth per idle connection after the handshake.
 measure_idle() {
     local name=$1 port=$2 key=$1 mode=() out="$OUT_DIR/idle-$1.out"
-    [ "$name" = raw-tcp ] && mode=(--raw)
+    [[ $name == raw-* ]] && mode=(--raw)
     start_server "$name" "$port" "$OUT_DIR/server-$key-idle.log" || return 1
     sleep 0.2
     local rss0 rss1 opened lpid
@@ -322,9 +327,10 @@ done
 
 IDLE_ROWS=()
 for s in $SERVERS; do
-    # For wsc the small buffers, not the handler threads, decide idle memory.
+    # For wsc the small buffers, not the handler threads, decide idle memory; the hand-off mode
+    # keeps the same per-connection state as the ceiling.
     case $s in
-    wsc-pool) continue ;;
+    wsc-pool | raw-handoff) continue ;;
     wsc-inline) idle_set=(wsc-dedicated-bufs wsc-pooled-bufs) ;;
     *) idle_set=("$s") ;;
     esac
@@ -375,6 +381,23 @@ for sc in "${SCENARIOS[@]}"; do
         first=0
     done
 done
+if [ -n "${PID_OF[wsc-pool]:-}" ] && [ -n "${PID_OF[raw-handoff]:-}" ]; then
+    echo
+    echo "thread pool against the hand-off floor (median of the ratios of runs made back to back):"
+    for sc in "${SCENARIOS[@]}"; do
+        IFS='|' read -r title _ <<<"$sc"
+        line="  $(printf '%-18s' "$title")"
+        for m in mbps:MB/s cpu:CPU/msg; do
+            pairs=()
+            for run in $(seq "$RUNS"); do
+                pairs+=("$(paired "${RUNV[wsc-pool|$title|${m%%:*}|$run]:-}" \
+                    "${RUNV[raw-handoff|$title|${m%%:*}|$run]:-}")")
+            done
+            line+=" ${m#*:} $(fmt_ratio "$(median "${pairs[@]}")")"
+        done
+        echo "$line"
+    done
+fi
 echo
 echo "idle connections after the handshake: server RSS growth per connection (VmRSS after - before, / connections)"
 for k in "${IDLE_ROWS[@]}"; do
