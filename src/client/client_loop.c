@@ -8,6 +8,18 @@
 #include "proto/close.h"
 #include "proto/frame.h"
 
+/* ECLOSED from a read means "ended"; after a completed close handshake (end_rc 0) that is the
+   clean end the loop reports as 0. */
+static int end_result(wsc_client *c, int rc)
+{
+    if (rc != WSC_ECLOSED)
+        return rc;
+    pthread_mutex_lock(&c->mu);
+    rc = c->end_rc == 0 ? 0 : WSC_ECLOSED;
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
 /* Runs the loop once the reader role is held; returns what the loop returns. */
 static int loop(wsc_client *c, const wsc_client_handler *h, void *user)
 {
@@ -17,15 +29,8 @@ static int loop(wsc_client *c, const wsc_client_handler *h, void *user)
     for (;;) {
         wsc_msg m;
         int rc = wsc__client_read_msg(c, &m, WSC__NO_DEADLINE, h->close_frame == NULL);
-        if (rc) {
-            /* A clean close handshake ends the next read with ECLOSED and end_rc 0. */
-            if (rc == WSC_ECLOSED) {
-                pthread_mutex_lock(&c->mu);
-                rc = c->end_rc == 0 ? 0 : WSC_ECLOSED;
-                pthread_mutex_unlock(&c->mu);
-            }
-            return failed ? result : rc;
-        }
+        if (rc)
+            return failed ? result : end_result(c, rc);
         int r = 0;
         bool open = atomic_load(&c->state) == WSC__CS_OPEN && !failed;
         switch (m.type) {
@@ -79,6 +84,10 @@ WSC_API int wsc_client_read_loop(wsc_client *c, const wsc_client_handler *h, voi
         rc = loop(c, h, user);
         wsc__client_release(c);
         wsc__client_reader_release(c);
+    } else {
+        /* The role can still be held by a wsc_client_close in another thread that has just read
+           the server's answer: the connection has ended, maybe cleanly. */
+        rc = end_result(c, rc);
     }
     if (rc != WSC_ESTATE && h->close)
         h->close(c, user);

@@ -1,7 +1,7 @@
 /* The client's thread-safety against python3-websockets: many threads writing to one client while a
  * read loop runs in another (frames never interleave, each thread's messages stay in order), close
- * from another thread while a read blocks or a loop waits, close from inside a loop callback,
- * racing closes. */
+ * from another thread while a read blocks or a loop waits (or is just starting), close from inside
+ * a loop callback, racing closes. */
 #include "../test.h"
 
 #include <pthread.h>
@@ -235,6 +235,68 @@ TEST(close_from_the_loop_callback)
     EXPECT_EQ_INT(atomic_load(&s.closes), 1);
     wsc_client_free(c);
     shared_destroy(&s);
+}
+
+static void *close_now(void *arg)
+{
+    wsc_client_close(arg, 0, NULL);
+    return NULL;
+}
+
+/* Keeps a CPU busy until told to stop, so that the threads of the test get preempted at any point
+   (a race's window then opens far more often than on idle CPUs). */
+static void *spin(void *arg)
+{
+    atomic_int *stop = arg;
+    while (!atomic_load_explicit(stop, memory_order_relaxed))
+        ;
+    return NULL;
+}
+
+/* A read loop that starts while another thread closes: whichever thread reads the server's answer,
+   the handshake completed and the loop says so. When close() had just read it, the loop used to
+   find the reader role still held and return WSC_ECLOSED. The window is narrow, so many rounds. */
+TEST(read_loop_racing_close_reports_the_clean_close)
+{
+    enum { SPINNERS = 2 };
+    atomic_int stop;
+    atomic_init(&stop, 0);
+    pthread_t spinner[SPINNERS];
+    for (int i = 0; i < SPINNERS; i++)
+        CHECK_EQ_INT(pthread_create(&spinner[i], NULL, spin, &stop), 0);
+    int unclean = 0, rounds = 0;
+    for (; rounds < 300 && TEST_OK(); rounds++) {
+        wsc_client *c = open_client();
+        EXPECT(c);
+        if (!c)
+            break; /* the spinners must still be stopped */
+        struct shared s;
+        shared_init(&s, c);
+        wsc_client_handler h = {.message = on_message, .close = on_close};
+        pthread_t t;
+        if (pthread_create(&t, NULL, close_now, c) != 0) {
+            EXPECT(!"pthread_create");
+            wsc_client_free(c);
+            shared_destroy(&s);
+            break;
+        }
+        /* Mostly after close() has sent its frame and waits for the answer as the reader: the loop
+           then waits for the reader role, and gets it as close() lets go. */
+        nanosleep(&(struct timespec){0, (rounds % 4) * 150000L}, NULL);
+        int rc = wsc_client_read_loop(c, &h, &s);
+        pthread_join(t, NULL);
+        if (rc != 0) {
+            unclean++;
+            fprintf(stderr, "  round %d: the loop returned %s\n", rounds, wsc_err_name(rc));
+        }
+        EXPECT_EQ_INT(atomic_load(&s.closes), 1);
+        wsc_client_free(c);
+        shared_destroy(&s);
+    }
+    atomic_store(&stop, 1);
+    for (int i = 0; i < SPINNERS; i++)
+        pthread_join(spinner[i], NULL);
+    EXPECT_EQ_INT(unclean, 0);
 }
 
 struct racer {
