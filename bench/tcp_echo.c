@@ -150,8 +150,8 @@ enum { BATCH_MAX = 16 };
 
 struct batch {
     pthread_mutex_t mu;
-    pthread_cond_t go, done_cv;
-    bool full, done, quit;
+    pthread_cond_t go, done;
+    bool full, quit; /* full: the batch is the writer's until it clears this */
     int ep;
     struct pending **pend;
     int n, fd[BATCH_MAX];
@@ -175,9 +175,8 @@ static void *writer_main(void *arg)
             echo_back(b->ep, b->pend, b->fd[i], b->buf[i], b->len[i]);
         pthread_mutex_lock(&b->mu);
         b->full = false;
-        b->done = true;
         pthread_mutex_unlock(&b->mu);
-        pthread_cond_signal(&b->done_cv);
+        pthread_cond_signal(&b->done);
     }
 }
 
@@ -189,13 +188,12 @@ static void run_batch(struct batch *b)
         return;
     pthread_mutex_lock(&b->mu);
     b->full = true;
-    b->done = false;
     pthread_mutex_unlock(&b->mu);
     pthread_cond_signal(&b->go);
     sched_yield(); /* on one CPU the writer runs now, as a handler pool's thread would */
     pthread_mutex_lock(&b->mu);
-    while (!b->done)
-        pthread_cond_wait(&b->done_cv, &b->mu);
+    while (b->full)
+        pthread_cond_wait(&b->done, &b->mu);
     pthread_mutex_unlock(&b->mu);
     b->n = 0;
 }
@@ -258,7 +256,7 @@ int main(int argc, char **argv)
     if (handoff) {
         pthread_mutex_init(&b.mu, NULL);
         pthread_cond_init(&b.go, NULL);
-        pthread_cond_init(&b.done_cv, NULL);
+        pthread_cond_init(&b.done, NULL);
         for (int i = 0; i < BATCH_MAX; i++)
             if (!(b.buf[i] = malloc(BUF_SIZE))) {
                 fprintf(stderr, "tcp_echo: out of memory\n");
