@@ -9,6 +9,7 @@
 #include "client/client.h"
 #include "client/url.h"
 #include "io/connect.h"
+#include "mem/iobuf.h"
 #include "proto/handshake.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -21,11 +22,11 @@ static void client_destroy(wsc_client *c)
     if (c->mmode == WSC__MB_POOL)
         wsc__pool_put(c->provider->pool, c->mbuf);
     else if (c->mmode == WSC__MB_HEAP)
-        free(c->mbuf);
+        wsc__iobuf_free(c->mbuf, c->mcap);
     pthread_cond_destroy(&c->cond);
     pthread_mutex_destroy(&c->mu);
     pthread_mutex_destroy(&c->wmu);
-    free(c->rbuf);
+    wsc__iobuf_free(c->rbuf, c->rcap);
     free(c->host);
     free(c);
 }
@@ -71,7 +72,7 @@ WSC_API wsc_client *wsc_client_new(const wsc_client_config *cfg, wsc_err *err)
     c->rcap = c->buffer_size + WSC__CLIENT_SLACK;
     if (c->rcap < WSC__CLIENT_MIN_RBUF)
         c->rcap = WSC__CLIENT_MIN_RBUF;
-    c->rbuf = malloc(c->rcap);
+    c->rbuf = wsc__iobuf_alloc(c->rcap);
     pthread_mutex_init(&c->mu, NULL);
     pthread_mutex_init(&c->wmu, NULL);
     pthread_condattr_t ca;

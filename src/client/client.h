@@ -91,6 +91,7 @@ struct wsc_client {
     size_t mcap;
     int held_mode; /* buffer of the message last returned, until wsc_client_done */
     uint8_t *held;
+    size_t held_cap;
     unsigned read_timeout_ms;
 
     /* writers */

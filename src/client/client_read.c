@@ -5,6 +5,7 @@
 
 #include "client/client.h"
 #include "io/connect.h"
+#include "mem/iobuf.h"
 #include "proto/close.h"
 #include "util/log.h"
 
@@ -31,7 +32,7 @@ static int to_external(wsc_client *c, size_t need)
         c->mcap = wsc__pool_buf_size(pool);
     } else {
         size_t cap = heap_cap(c, 0, need);
-        b = malloc(cap);
+        b = wsc__iobuf_alloc(cap);
         if (!b)
             return WSC_ENOMEM;
         c->mmode = WSC__MB_HEAP;
@@ -52,14 +53,14 @@ static int ensure(wsc_client *c, size_t need)
     size_t cap = heap_cap(c, c->mcap, need);
     uint8_t *b;
     if (c->mmode == WSC__MB_POOL) {
-        b = malloc(cap);
+        b = wsc__iobuf_alloc(cap);
         if (!b)
             return WSC_ENOMEM;
         memcpy(b, c->mbuf, c->mlen);
         wsc__pool_put(c->provider->pool, c->mbuf);
         c->mmode = WSC__MB_HEAP;
     } else {
-        b = realloc(c->mbuf, cap);
+        b = wsc__iobuf_resize(c->mbuf, c->mcap, c->mlen, cap);
         if (!b)
             return WSC_ENOMEM;
     }
@@ -68,12 +69,12 @@ static int ensure(wsc_client *c, size_t need)
     return 0;
 }
 
-static void free_buffer(wsc_client *c, int mode, uint8_t *b)
+static void free_buffer(wsc_client *c, int mode, uint8_t *b, size_t cap)
 {
     if (mode == WSC__MB_POOL)
         wsc__pool_put(c->provider->pool, b);
     else if (mode == WSC__MB_HEAP)
-        free(b);
+        wsc__iobuf_free(b, cap);
 }
 
 /* Appends a chunk of the message (p points into the read buffer, after the bytes already
@@ -104,7 +105,7 @@ static int append(wsc_client *c, const uint8_t *p, size_t n)
 
 void wsc__client_release(wsc_client *c)
 {
-    free_buffer(c, c->held_mode, c->held);
+    free_buffer(c, c->held_mode, c->held, c->held_cap);
     c->held_mode = WSC__MB_NONE;
     c->held = NULL;
 }
@@ -228,6 +229,7 @@ int wsc__client_read_msg(wsc_client *c, wsc_msg *msg, int64_t deadline, bool ans
                     msg->data = c->mbuf;
                     c->held_mode = c->mmode;
                     c->held = c->mbuf;
+                    c->held_cap = c->mcap;
                     c->mbuf = NULL;
                     c->mcap = 0;
                 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "conn/hs.h"
+#include "mem/iobuf.h"
 #include "io/poller.h"
 #include "proto/close.h"
 
@@ -442,18 +443,18 @@ int wsc__wctx_init(wsc__wctx *w, wsc__ctx *ctx, bool blocking, size_t rbuf_size,
     atomic_init(&w->inbox, NULL);
     atomic_init(&w->sleeping, 0);
     w->rbuf_cap = rbuf_size;
-    w->rbuf = malloc(rbuf_size);
+    w->rbuf = wsc__iobuf_alloc(rbuf_size);
     w->obuf_cap = obuf_size;
-    w->obuf = obuf_size ? malloc(obuf_size) : NULL;
+    w->obuf = obuf_size ? wsc__iobuf_alloc(obuf_size) : NULL;
     if (!w->rbuf || (obuf_size && !w->obuf)) {
-        free(w->rbuf);
-        free(w->obuf);
+        wsc__iobuf_free(w->rbuf, w->rbuf_cap);
+        wsc__iobuf_free(w->obuf, w->obuf_cap);
         return WSC_ENOMEM;
     }
     wsc__arena_init(&w->arena, arena_size);
     if (ctx->hs_pool && !ctx->submit && !(w->scratch = wsc__hs_scratch_new(ctx->hs_pool))) {
-        free(w->rbuf);
-        free(w->obuf);
+        wsc__iobuf_free(w->rbuf, w->rbuf_cap);
+        wsc__iobuf_free(w->obuf, w->obuf_cap);
         return WSC_ENOMEM;
     }
     return 0;
@@ -461,7 +462,7 @@ int wsc__wctx_init(wsc__wctx *w, wsc__ctx *ctx, bool blocking, size_t rbuf_size,
 
 uint8_t *wsc__wctx_take_spare(wsc__wctx *w)
 {
-    return w->nspare ? w->spare[--w->nspare] : malloc(w->rbuf_cap);
+    return w->nspare ? w->spare[--w->nspare] : wsc__iobuf_alloc(w->rbuf_cap);
 }
 
 bool wsc__wctx_keep_spare(wsc__wctx *w, wsc__buf *buf)
@@ -482,9 +483,9 @@ bool wsc__wctx_keep_spare(wsc__wctx *w, wsc__buf *buf)
 void wsc__wctx_destroy(wsc__wctx *w)
 {
     while (w->nspare)
-        free(w->spare[--w->nspare]);
-    free(w->rbuf);
-    free(w->obuf);
+        wsc__iobuf_free(w->spare[--w->nspare], w->rbuf_cap);
+    wsc__iobuf_free(w->rbuf, w->rbuf_cap);
+    wsc__iobuf_free(w->obuf, w->obuf_cap);
     free(w->flush);
     free(w->ready);
     free(w->conns);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mem/iobuf.h"
 #include "mem/pool.h"
 #include "wsc.h"
 
@@ -91,13 +92,13 @@ int wsc__buffers_grow(wsc__buffers *b, wsc__buf *buf, size_t size, size_t keep)
         return WSC_ENOMEM;
     want = (want + HEAP_ROUND - 1) / HEAP_ROUND * HEAP_ROUND;
     if (buf->data && !pooled(b, buf->data)) {
-        p = realloc(buf->data, want);
+        p = wsc__iobuf_resize(buf->data, buf->cap, keep, want);
         if (!p)
             return WSC_ENOMEM;
         buf->data = p;
         buf->cap = want;
     } else {
-        p = malloc(want);
+        p = wsc__iobuf_alloc(want);
         if (!p)
             return WSC_ENOMEM;
         replace(b, buf, p, want, keep);
@@ -121,7 +122,7 @@ void wsc__buffers_put(wsc__buffers *b, wsc__buf *buf)
     else if (wsc__pool_owns(b->large, buf->data))
         wsc__pool_put(b->large, buf->data);
     else
-        free(buf->data);
+        wsc__iobuf_free(buf->data, buf->cap);
     buf->data = NULL;
     buf->cap = 0;
 }

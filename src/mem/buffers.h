@@ -30,6 +30,7 @@ wsc__buffers *wsc__buffers_new(size_t small_pool, size_t small_size, size_t larg
  *   kept for large messages);
  * - size <= large_size: a large pooled buffer (cap large_size) when one is free;
  * - otherwise (or when that pool is drained): a heap buffer of `size` bytes rounded up to 64.
+ * Buffers of 16 KiB or more, pooled or not, start half a page past a page boundary (mem/iobuf.h).
  * Returns 0, or WSC_ENOMEM (then out->data is NULL). Thread-safety: any thread. */
 int wsc__buffers_get(wsc__buffers *b, size_t size, wsc__buf *out);
 

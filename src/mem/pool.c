@@ -15,6 +15,8 @@
  * CAS; a get acquires the head, so the taker sees both. */
 #include "mem/pool.h"
 
+#include "mem/iobuf.h"
+
 #include <assert.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -38,9 +40,14 @@ wsc__pool *wsc__pool_new(size_t count, size_t size)
 
     if (size == 0)
         size = 1;
-    if (count > UINT32_MAX - 1 || size > SIZE_MAX - POOL_ALIGN)
+    if (count > UINT32_MAX - 1)
         return NULL;
-    stride = (size + POOL_ALIGN - 1) / POOL_ALIGN * POOL_ALIGN;
+    /* Buffers large enough for the kernel's copies to care start where a heap one would (see
+       mem/iobuf.h): the region is placed, and the stride is whole pages. */
+    size_t align = size >= WSC__IOBUF_PLACED_MIN ? WSC__IOBUF_PAGE : POOL_ALIGN;
+    if (size > SIZE_MAX - align)
+        return NULL;
+    stride = (size + align - 1) / align * align;
     if (count && stride > SIZE_MAX / count)
         return NULL;
     if (count > (SIZE_MAX - sizeof *p) / sizeof(p->next[0]))
@@ -53,7 +60,7 @@ wsc__pool *wsc__pool_new(size_t count, size_t size)
     p->stride = stride;
     p->base = NULL;
     if (count) {
-        p->base = aligned_alloc(POOL_ALIGN, count * stride);
+        p->base = wsc__iobuf_alloc(count * stride);
         if (!p->base) {
             free(p);
             return NULL;
@@ -134,6 +141,6 @@ void wsc__pool_free(wsc__pool *p)
 {
     if (!p)
         return;
-    free(p->base);
+    wsc__iobuf_free(p->base, p->count * p->stride);
     free(p);
 }

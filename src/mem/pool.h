@@ -9,7 +9,8 @@
 
 typedef struct wsc__pool wsc__pool;
 
-/* Creates a pool of count buffers of size bytes each (every buffer 64-byte aligned). count may be 0:
+/* Creates a pool of count buffers of size bytes each (every buffer 64-byte aligned; from 16 KiB up,
+ * half a page past a page boundary, as mem/iobuf.h explains). count may be 0:
  * then every get fails. size 0 is treated as 1. Returns NULL when out of memory or when
  * count * size overflows (count is limited to 2^32 - 2). Thread-safety: any thread. */
 wsc__pool *wsc__pool_new(size_t count, size_t size);

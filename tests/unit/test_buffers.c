@@ -1,5 +1,7 @@
 /* The server's small/large buffer policy with heap fallback. */
 #include "mem/buffers.h"
+#include "mem/iobuf.h"
+#include "mem/pool.h"
 #include "../test.h"
 #include "wsc.h"
 
@@ -152,4 +154,110 @@ TEST(buffers_grow_from_empty_and_overflow)
     wsc__buffers_put(b, &x);
     wsc__buffers_free(b);
     wsc__buffers_free(NULL);
+}
+
+/* ---- placement of large buffers (mem/iobuf.h) ---- */
+
+static size_t page_offset(const void *p)
+{
+    return (uintptr_t)p % WSC__IOBUF_PAGE;
+}
+
+TEST(iobuf_places_large_buffers_half_a_page_in)
+{
+    uint8_t *small = wsc__iobuf_alloc(WSC__IOBUF_PLACED_MIN - 1);
+    uint8_t *large = wsc__iobuf_alloc(WSC__IOBUF_PLACED_MIN);
+    uint8_t *huge = wsc__iobuf_alloc(3u << 20);
+    CHECK(small && large && huge);
+    EXPECT(page_offset(small) % 16 == 0);
+    EXPECT_EQ_INT(page_offset(large), WSC__IOBUF_PHASE);
+    EXPECT_EQ_INT(page_offset(huge), WSC__IOBUF_PHASE);
+    /* The whole capacity is usable (AddressSanitizer checks the ends). */
+    memset(small, 1, WSC__IOBUF_PLACED_MIN - 1);
+    memset(large, 2, WSC__IOBUF_PLACED_MIN);
+    memset(huge, 3, 3u << 20);
+    wsc__iobuf_free(small, WSC__IOBUF_PLACED_MIN - 1);
+    wsc__iobuf_free(large, WSC__IOBUF_PLACED_MIN);
+    wsc__iobuf_free(huge, 3u << 20);
+    wsc__iobuf_free(NULL, 1 << 20);
+    uint8_t *one = wsc__iobuf_alloc(0);
+    CHECK(one != NULL);
+    wsc__iobuf_free(one, 0);
+}
+
+TEST(iobuf_resize_keeps_bytes_across_the_threshold)
+{
+    static const size_t caps[] = {100, 16383, 16384, 70000, 1000, 200000, 64};
+    size_t cap = 0, keep = 0;
+    uint8_t *p = NULL;
+    for (size_t i = 0; i < sizeof caps / sizeof caps[0] && TEST_OK(); i++) {
+        size_t next = caps[i];
+        if (keep > next)
+            keep = next;
+        uint8_t *q = wsc__iobuf_resize(p, cap, keep, next);
+        CHECK(q != NULL);
+        for (size_t k = 0; k < keep; k++)
+            if (q[k] != (uint8_t)(k * 13 + 1)) {
+                fprintf(stderr, "  byte %zu lost growing %zu -> %zu\n", k, cap, next);
+                EXPECT(0);
+                break;
+            }
+        if (next >= WSC__IOBUF_PLACED_MIN)
+            EXPECT_EQ_INT(page_offset(q), WSC__IOBUF_PHASE);
+        for (size_t k = 0; k < next; k++)
+            q[k] = (uint8_t)(k * 13 + 1);
+        p = q;
+        cap = keep = next;
+    }
+    wsc__iobuf_free(p, cap);
+}
+
+TEST(buffers_large_heap_and_pooled_buffers_are_placed)
+{
+    wsc__buffers *b = wsc__buffers_new(0, 2048, 2, 32768);
+    wsc__buf x = {0}, y = {0}, z = {0}, h = {0};
+    CHECK(b != NULL);
+    CHECK_EQ_INT(wsc__buffers_get(b, 20000, &x), 0);
+    CHECK_EQ_INT(wsc__buffers_get(b, 32768, &y), 0);
+    EXPECT(wsc__buffers_pooled(b, &x) && wsc__buffers_pooled(b, &y));
+    EXPECT_EQ_INT(page_offset(x.data), WSC__IOBUF_PHASE);
+    EXPECT_EQ_INT(page_offset(y.data), WSC__IOBUF_PHASE);
+    /* Pool drained: the heap, placed the same way; growing keeps the bytes and the placement. */
+    CHECK_EQ_INT(wsc__buffers_get(b, 20000, &z), 0);
+    EXPECT(!wsc__buffers_pooled(b, &z));
+    EXPECT_EQ_INT(page_offset(z.data), WSC__IOBUF_PHASE);
+    fill_check(&z, 20000, 9);
+    CHECK_EQ_INT(wsc__buffers_grow(b, &z, 100000, 20000), 0);
+    EXPECT(same(&z, 20000, 9));
+    EXPECT_EQ_INT(page_offset(z.data), WSC__IOBUF_PHASE);
+    /* A dedicated small buffer (heap, not placed) growing into a large one. */
+    CHECK_EQ_INT(wsc__buffers_get(b, 100, &h), 0);
+    fill_check(&h, 2048, 4);
+    CHECK_EQ_INT(wsc__buffers_grow(b, &h, 50000, 2048), 0);
+    EXPECT(same(&h, 2048, 4));
+    EXPECT_EQ_INT(page_offset(h.data), WSC__IOBUF_PHASE);
+    wsc__buffers_put(b, &x);
+    wsc__buffers_put(b, &y);
+    wsc__buffers_put(b, &z);
+    wsc__buffers_put(b, &h);
+    wsc__buffers_free(b);
+}
+
+TEST(pool_of_large_buffers_places_every_one)
+{
+    wsc__pool *p = wsc__pool_new(5, 20000);
+    void *got[5];
+    CHECK(p != NULL);
+    for (int i = 0; i < 5; i++) {
+        got[i] = wsc__pool_get(p);
+        CHECK(got[i] != NULL);
+        EXPECT_EQ_INT(page_offset(got[i]), WSC__IOBUF_PHASE);
+        memset(got[i], i, 20000);
+        EXPECT(wsc__pool_owns(p, got[i]));
+    }
+    EXPECT(wsc__pool_get(p) == NULL);
+    for (int i = 0; i < 5; i++)
+        wsc__pool_put(p, got[i]);
+    EXPECT_EQ_INT(wsc__pool_available(p), 5);
+    wsc__pool_free(p);
 }
