@@ -35,6 +35,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "half_page.h"
+
 #define BUF_SIZE (256u * 1024u)
 
 struct pending {
@@ -246,7 +248,7 @@ int main(int argc, char **argv)
         return 1;
     int ep = epoll_create1(EPOLL_CLOEXEC);
     struct pending **pend = calloc(max_fd, sizeof *pend);
-    unsigned char *buf = malloc(BUF_SIZE);
+    unsigned char *buf = half_page_alloc(BUF_SIZE);
     if (ep < 0 || !pend || !buf) {
         fprintf(stderr, "tcp_echo: out of memory\n");
         return 1;
@@ -258,7 +260,7 @@ int main(int argc, char **argv)
         pthread_cond_init(&b.go, NULL);
         pthread_cond_init(&b.done, NULL);
         for (int i = 0; i < BATCH_MAX; i++)
-            if (!(b.buf[i] = malloc(BUF_SIZE))) {
+            if (!(b.buf[i] = half_page_alloc(BUF_SIZE))) {
                 fprintf(stderr, "tcp_echo: out of memory\n");
                 return 1;
             }
@@ -319,12 +321,12 @@ int main(int argc, char **argv)
         pthread_cond_signal(&b.go);
         pthread_join(writer, NULL);
         for (int i = 0; i < BATCH_MAX; i++)
-            free(b.buf[i]);
+            half_page_free(b.buf[i]);
     }
     for (size_t fd = 0; fd < max_fd; fd++)
         free(pend[fd]);
     free(pend);
-    free(buf);
+    half_page_free(buf);
     close(ep);
     close(lfd);
     return 0;

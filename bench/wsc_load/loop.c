@@ -16,6 +16,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "../half_page.h"
 #include "load.h"
 #include "wire.h"
 
@@ -554,7 +555,7 @@ static int setup(struct thr *t, struct load_thread *lt)
         cap = OUT_MAX;
     t->conns = calloc(lt->nconns ? lt->nconns : 1, sizeof *t->conns);
     t->ts = calloc((size_t)lt->nconns * o->depth + 1, sizeof *t->ts);
-    t->rbuf = malloc(RBUF_HEAD + RBUF_SIZE);
+    t->rbuf = half_page_alloc(RBUF_HEAD + RBUF_SIZE);
     if (t->ep < 0 || !t->conns || !t->ts || !t->rbuf)
         return -1;
     for (unsigned i = 0; i < lt->nconns; i++) {
@@ -563,7 +564,7 @@ static int setup(struct thr *t, struct load_thread *lt)
         c->id = lt->first_conn + i;
         c->ts = t->ts + (size_t)i * o->depth;
         c->out_cap = (uint32_t)cap;
-        c->out = malloc(cap);
+        c->out = half_page_alloc(cap);
         if (!c->out)
             return -1;
     }
@@ -576,12 +577,12 @@ static void teardown(struct thr *t)
         struct conn *c = &t->conns[i];
         if (c->fd >= 0)
             close(c->fd);
-        free(c->out);
+        half_page_free(c->out);
         free(c->hs);
     }
     free(t->conns);
     free(t->ts);
-    free(t->rbuf);
+    half_page_free(t->rbuf);
     if (t->ep >= 0)
         close(t->ep);
 }

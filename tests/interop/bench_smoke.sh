@@ -157,5 +157,15 @@ else
     echo "skip echo_server (not built in $BIN)"
 fi
 
+# The copy-placement probe: runs and prints one row per distance (what the rows say is not checked).
+if [ -x "$BIN/copy_phase" ]; then
+    out=$(timeout -k 2 30 "$BIN/copy_phase" --size 8192 --rounds 20 2>&1)
+    rows=$(printf '%s\n' "$out" | grep -cE '^ +[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+$')
+    if [ "$rows" = 9 ]; then ok "copy_phase (9 distances)"; else bad "copy_phase" "$out"; fi
+    if "$BIN/copy_phase" --size 0 >/dev/null 2>&1; then bad "copy_phase refuses --size 0"; else ok "copy_phase refuses --size 0"; fi
+else
+    bad "copy_phase built in $BIN"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
