@@ -8,6 +8,7 @@
 #include "proto/frame.h"
 #include "proto/mask.h"
 #include "proto/reader.h"
+#include "test_frame_build.h"
 
 /* ---- small helpers ----------------------------------------------------------------------------
  */
@@ -53,36 +54,13 @@ static uint64_t rnd(void)
     return rng_state;
 }
 
-/* Length encodings for raw_frame: the minimal one or a forced longer one (legal, section 5.2). */
-enum { ENC_MIN, ENC_16, ENC_64 };
-
-/* Appends one frame with full control over the header: b0 is the first byte as sent. */
+/* Appends one frame with full control over the header: b0 is the first byte as sent, enc a
+   WT_LEN_* length encoding. */
 static void raw_frame(struct bytes *s, unsigned b0, const void *payload, size_t n,
                       const uint8_t *key, int enc)
 {
     uint8_t h[14];
-    size_t hl = 2;
-    h[0] = (uint8_t)b0;
-    if (enc == ENC_MIN)
-        enc = n < 126 ? ENC_MIN : n <= 0xFFFF ? ENC_16 : ENC_64;
-    if (enc == ENC_MIN) {
-        h[1] = (uint8_t)n;
-    } else if (enc == ENC_16) {
-        h[1] = 126;
-        h[2] = (uint8_t)(n >> 8);
-        h[3] = (uint8_t)n;
-        hl = 4;
-    } else {
-        h[1] = 127;
-        for (int i = 0; i < 8; i++)
-            h[2 + i] = (uint8_t)((uint64_t)n >> (56 - 8 * i));
-        hl = 10;
-    }
-    if (key) {
-        h[1] |= 0x80;
-        memcpy(h + hl, key, 4);
-        hl += 4;
-    }
+    size_t hl = wt_header_enc(h, b0 & 0x80u, (b0 >> 4) & 7u, b0 & 0x0fu, key, n, enc);
     put(s, h, hl);
     size_t at = s->n;
     put(s, payload, n);
@@ -97,7 +75,7 @@ static void frame(struct bytes *s, enum wsc__role reader_role, unsigned op, bool
     uint8_t key[4];
     wsc__mask_key_new(key);
     raw_frame(s, (fin ? 0x80u : 0u) | op, payload, n, reader_role == WSC__ROLE_SERVER ? key : NULL,
-              ENC_MIN);
+              WT_LEN_MIN);
 }
 
 /* ---- the caller loop ---------------------------------------------------------------------------
@@ -471,7 +449,7 @@ TEST(streamed_payload_mask_offset)
     struct bytes s = {0};
     for (size_t i = 0; i < sizeof payload; i++)
         payload[i] = (uint8_t)(i * 13 + 1);
-    raw_frame(&s, 0x82, payload, sizeof payload, key, ENC_MIN);
+    raw_frame(&s, 0x82, payload, sizeof payload, key, WT_LEN_MIN);
     size_t cuts[] = {4, 9, 10, 11, 13, 500, 501, 999, s.n};
     wsc__reader r;
     wsc__event ev;
@@ -513,15 +491,15 @@ static bool rule(enum wsc__role role, unsigned flags, unsigned b0, const char *p
 TEST(rsv_bits)
 {
     for (int role = 0; role < 2; role++) {
-        CHECK(rule(role, 0, 0x80 | 0x20 | WSC__OP_TEXT, "a", 1, ENC_MIN, 1002));   /* RSV2 */
-        CHECK(rule(role, 0, 0x80 | 0x10 | WSC__OP_BINARY, "a", 1, ENC_MIN, 1002)); /* RSV3 */
-        CHECK(rule(role, WSC__READER_RSV1, 0x80 | 0x30 | 2, "a", 1, ENC_MIN,
+        CHECK(rule(role, 0, 0x80 | 0x20 | WSC__OP_TEXT, "a", 1, WT_LEN_MIN, 1002));   /* RSV2 */
+        CHECK(rule(role, 0, 0x80 | 0x10 | WSC__OP_BINARY, "a", 1, WT_LEN_MIN, 1002)); /* RSV3 */
+        CHECK(rule(role, WSC__READER_RSV1, 0x80 | 0x30 | 2, "a", 1, WT_LEN_MIN,
                    1002)); /* even with RSV1 */
-        CHECK(rule(role, 0, 0x80 | 0x40 | WSC__OP_TEXT, "a", 1, ENC_MIN,
+        CHECK(rule(role, 0, 0x80 | 0x40 | WSC__OP_TEXT, "a", 1, WT_LEN_MIN,
                    1002)); /* RSV1 not negotiated */
-        CHECK(rule(role, WSC__READER_RSV1, 0x80 | 0x40 | WSC__OP_PING, "", 0, ENC_MIN,
+        CHECK(rule(role, WSC__READER_RSV1, 0x80 | 0x40 | WSC__OP_PING, "", 0, WT_LEN_MIN,
                    1002)); /* control */
-        CHECK(rule(role, 0x7F & ~WSC__READER_RSV1, 0x80 | 0x40 | WSC__OP_BINARY, "", 0, ENC_MIN,
+        CHECK(rule(role, 0x7F & ~WSC__READER_RSV1, 0x80 | 0x40 | WSC__OP_BINARY, "", 0, WT_LEN_MIN,
                    1002));
     }
 }
@@ -531,18 +509,18 @@ TEST(rsv1_when_negotiated)
     for (int role = 0; role < 2; role++) {
         struct bytes s = {0}, want = {0};
         /* Compressed text is not validated here (the payload is deflate data). */
-        raw_frame(&s, 0x40 | WSC__OP_TEXT, "\xff\xfe", 2, ROLE_KEY(role), ENC_MIN);
-        raw_frame(&s, 0x80 | WSC__OP_CONT, "\xc0", 1, ROLE_KEY(role), ENC_MIN);
+        raw_frame(&s, 0x40 | WSC__OP_TEXT, "\xff\xfe", 2, ROLE_KEY(role), WT_LEN_MIN);
+        raw_frame(&s, 0x80 | WSC__OP_CONT, "\xc0", 1, ROLE_KEY(role), WT_LEN_MIN);
         log_msg(&want, WSC__OP_TEXT, true, (const uint8_t *)"\xff\xfe\xc0", 3);
-        raw_frame(&s, 0x80 | WSC__OP_BINARY, "plain", 5, ROLE_KEY(role), ENC_MIN);
+        raw_frame(&s, 0x80 | WSC__OP_BINARY, "plain", 5, ROLE_KEY(role), WT_LEN_MIN);
         log_msg(&want, WSC__OP_BINARY, false, (const uint8_t *)"plain", 5);
         log_end(&want, 0);
         CHECK(check_all_modes(role, 0, WSC__READER_UTF8 | WSC__READER_RSV1, &s, &want));
         /* RFC 7692 6.1: RSV1 on a continuation frame is an error. */
         want.n = 0;
         s.n = 0;
-        raw_frame(&s, 0x40 | WSC__OP_BINARY, "ab", 2, ROLE_KEY(role), ENC_MIN);
-        raw_frame(&s, 0xC0 | WSC__OP_CONT, "c", 1, ROLE_KEY(role), ENC_MIN);
+        raw_frame(&s, 0x40 | WSC__OP_BINARY, "ab", 2, ROLE_KEY(role), WT_LEN_MIN);
+        raw_frame(&s, 0xC0 | WSC__OP_CONT, "c", 1, ROLE_KEY(role), WT_LEN_MIN);
         CHECK(expect_events_then_error(role, 0, WSC__READER_RSV1, &s, &want, 1002));
         bytes_free(&s);
         bytes_free(&want);
@@ -555,21 +533,21 @@ TEST(reserved_opcodes)
         for (unsigned op = 3; op < 16; op++) {
             if (op >= 8 && op <= 10)
                 continue;
-            CHECK(rule(role, 0, 0x80 | op, "", 0, ENC_MIN, 1002));
-            CHECK(rule(role, 0, op, "x", 1, ENC_MIN, 1002)); /* also without FIN */
+            CHECK(rule(role, 0, 0x80 | op, "", 0, WT_LEN_MIN, 1002));
+            CHECK(rule(role, 0, op, "x", 1, WT_LEN_MIN, 1002)); /* also without FIN */
         }
 }
 
 TEST(masking_by_role)
 {
     struct bytes s = {0}, want = {0};
-    raw_frame(&s, 0x82, "abc", 3, NULL, ENC_MIN); /* unmasked to a server */
+    raw_frame(&s, 0x82, "abc", 3, NULL, WT_LEN_MIN); /* unmasked to a server */
     CHECK(expect_events_then_error(WSC__ROLE_SERVER, 0, 0, &s, &want, 1002));
     s.n = want.n = 0;
-    raw_frame(&s, 0x82, "abc", 3, mkey, ENC_MIN); /* masked to a client */
+    raw_frame(&s, 0x82, "abc", 3, mkey, WT_LEN_MIN); /* masked to a client */
     CHECK(expect_events_then_error(WSC__ROLE_CLIENT, 0, 0, &s, &want, 1002));
     s.n = want.n = 0;
-    raw_frame(&s, 0x89, "", 0, NULL, ENC_MIN); /* control frames too */
+    raw_frame(&s, 0x89, "", 0, NULL, WT_LEN_MIN); /* control frames too */
     CHECK(expect_events_then_error(WSC__ROLE_SERVER, 0, 0, &s, &want, 1002));
     bytes_free(&s);
     bytes_free(&want);
@@ -578,7 +556,7 @@ TEST(masking_by_role)
 TEST(non_minimal_lengths_accepted)
 {
     for (int role = 0; role < 2; role++)
-        for (int enc = ENC_16; enc <= ENC_64; enc++) {
+        for (int enc = WT_LEN_16; enc <= WT_LEN_64; enc++) {
             struct bytes s = {0}, want = {0};
             raw_frame(&s, 0x81, "hi", 2, ROLE_KEY(role), enc);
             log_msg(&want, WSC__OP_TEXT, false, (const uint8_t *)"hi", 2);
@@ -626,18 +604,18 @@ TEST(control_frame_rules)
     memset(p, 'c', sizeof p);
     for (int role = 0; role < 2; role++) {
         for (unsigned op = 8; op <= 10; op++) {
-            CHECK(rule(role, 0, op, "", 0, ENC_MIN, 1002));         /* not FIN */
-            CHECK(rule(role, 0, 0x80 | op, p, 126, ENC_MIN, 1002)); /* 126 bytes */
-            CHECK(rule(role, 0, 0x80 | op, p, 126, ENC_64, 1002));
+            CHECK(rule(role, 0, op, "", 0, WT_LEN_MIN, 1002));         /* not FIN */
+            CHECK(rule(role, 0, 0x80 | op, p, 126, WT_LEN_MIN, 1002)); /* 126 bytes */
+            CHECK(rule(role, 0, 0x80 | op, p, 126, WT_LEN_64, 1002));
         }
         /* 125 is fine; and the error for 126 comes from the header, before the payload arrives. */
         struct bytes s = {0}, want = {0};
-        raw_frame(&s, 0x89, p, 125, ROLE_KEY(role), ENC_MIN);
+        raw_frame(&s, 0x89, p, 125, ROLE_KEY(role), WT_LEN_MIN);
         log_ctl(&want, WSC__OP_PING, (const uint8_t *)p, 125, 0);
         log_end(&want, 0);
         CHECK(check_all_modes(role, 0, 0, &s, &want));
         s.n = want.n = 0;
-        raw_frame(&s, 0x8A, p, 126, ROLE_KEY(role), ENC_16);
+        raw_frame(&s, 0x8A, p, 126, ROLE_KEY(role), WT_LEN_16);
         s.n = role == WSC__ROLE_SERVER ? 8 : 4;
         CHECK(expect_events_then_error(role, 0, 0, &s, &want, 1002));
         bytes_free(&s);
@@ -650,36 +628,36 @@ TEST(continuation_rules)
     for (int role = 0; role < 2; role++) {
         struct bytes s = {0}, want = {0};
         /* A continuation with nothing to continue, with and without FIN. */
-        CHECK(rule(role, 0, 0x80, "x", 1, ENC_MIN, 1002));
-        CHECK(rule(role, 0, 0x00, "x", 1, ENC_MIN, 1002));
+        CHECK(rule(role, 0, 0x80, "x", 1, WT_LEN_MIN, 1002));
+        CHECK(rule(role, 0, 0x00, "x", 1, WT_LEN_MIN, 1002));
         /* After a complete message, a continuation is again an error. */
-        raw_frame(&s, 0x81, "a", 1, ROLE_KEY(role), ENC_MIN);
+        raw_frame(&s, 0x81, "a", 1, ROLE_KEY(role), WT_LEN_MIN);
         log_msg(&want, WSC__OP_TEXT, false, (const uint8_t *)"a", 1);
-        raw_frame(&s, 0x80, "b", 1, ROLE_KEY(role), ENC_MIN);
+        raw_frame(&s, 0x80, "b", 1, ROLE_KEY(role), WT_LEN_MIN);
         CHECK(expect_events_then_error(role, 0, 0, &s, &want, 1002));
         /* A new data frame inside a fragmented message: TEXT or BINARY, with or without FIN. */
         for (unsigned b0 = 0; b0 < 4; b0++) {
             s.n = want.n = 0;
-            raw_frame(&s, 0x01, "a", 1, ROLE_KEY(role), ENC_MIN);
+            raw_frame(&s, 0x01, "a", 1, ROLE_KEY(role), WT_LEN_MIN);
             raw_frame(&s, (b0 & 1 ? 0x80u : 0u) | (b0 & 2 ? 1u : 2u), "b", 1, ROLE_KEY(role),
-                      ENC_MIN);
+                      WT_LEN_MIN);
             CHECK(expect_events_then_error(role, 0, 0, &s, &want, 1002));
         }
         /* Control frames between fragments are fine, and an empty fragment too. */
         s.n = want.n = 0;
-        raw_frame(&s, 0x02, "ab", 2, ROLE_KEY(role), ENC_MIN);
-        raw_frame(&s, 0x89, "p1", 2, ROLE_KEY(role), ENC_MIN);
+        raw_frame(&s, 0x02, "ab", 2, ROLE_KEY(role), WT_LEN_MIN);
+        raw_frame(&s, 0x89, "p1", 2, ROLE_KEY(role), WT_LEN_MIN);
         log_ctl(&want, WSC__OP_PING, (const uint8_t *)"p1", 2, 0);
-        raw_frame(&s, 0x00, "", 0, ROLE_KEY(role), ENC_MIN);
-        raw_frame(&s, 0x8A, "", 0, ROLE_KEY(role), ENC_MIN);
+        raw_frame(&s, 0x00, "", 0, ROLE_KEY(role), WT_LEN_MIN);
+        raw_frame(&s, 0x8A, "", 0, ROLE_KEY(role), WT_LEN_MIN);
         log_ctl(&want, WSC__OP_PONG, NULL, 0, 0);
-        raw_frame(&s, 0x00, "cd", 2, ROLE_KEY(role), ENC_MIN);
-        raw_frame(&s, 0x88, "\x03\xe8ok", 4, ROLE_KEY(role), ENC_MIN);
+        raw_frame(&s, 0x00, "cd", 2, ROLE_KEY(role), WT_LEN_MIN);
+        raw_frame(&s, 0x88, "\x03\xe8ok", 4, ROLE_KEY(role), WT_LEN_MIN);
         log_ctl(&want, WSC__OP_CLOSE, (const uint8_t *)"\x03\xe8ok", 4, 1000);
-        raw_frame(&s, 0x80, "e", 1, ROLE_KEY(role), ENC_MIN);
+        raw_frame(&s, 0x80, "e", 1, ROLE_KEY(role), WT_LEN_MIN);
         log_msg(&want, WSC__OP_BINARY, false, (const uint8_t *)"abcde", 5);
-        raw_frame(&s, 0x01, "", 0, ROLE_KEY(role), ENC_MIN);
-        raw_frame(&s, 0x80, "", 0, ROLE_KEY(role), ENC_MIN);
+        raw_frame(&s, 0x01, "", 0, ROLE_KEY(role), WT_LEN_MIN);
+        raw_frame(&s, 0x80, "", 0, ROLE_KEY(role), WT_LEN_MIN);
         log_msg(&want, WSC__OP_TEXT, false, NULL, 0);
         log_end(&want, 0);
         CHECK(check_all_modes(role, 0, WSC__READER_UTF8, &s, &want));
@@ -714,7 +692,7 @@ TEST(close_payloads)
     for (int role = 0; role < 2; role++)
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
             struct bytes s = {0}, want = {0};
-            raw_frame(&s, 0x88, cases[i].p, cases[i].n, ROLE_KEY(role), ENC_MIN);
+            raw_frame(&s, 0x88, cases[i].p, cases[i].n, ROLE_KEY(role), WT_LEN_MIN);
             if (cases[i].code) {
                 CHECK(expect_events_then_error(role, 0, 0, &s, &want, cases[i].code));
             } else {
@@ -749,42 +727,42 @@ TEST(text_utf8)
     for (int role = 0; role < 2; role++) {
         struct bytes s = {0}, want = {0};
         /* Invalid in a single frame. */
-        CHECK(rule(role, WSC__READER_UTF8, 0x81, "ab\xc0\x80", 4, ENC_MIN, 1007));
+        CHECK(rule(role, WSC__READER_UTF8, 0x81, "ab\xc0\x80", 4, WT_LEN_MIN, 1007));
         /* Truncated at the end of the message. */
-        CHECK(rule(role, WSC__READER_UTF8, 0x81, "ab\xe2\x82", 4, ENC_MIN, 1007));
+        CHECK(rule(role, WSC__READER_UTF8, 0x81, "ab\xe2\x82", 4, WT_LEN_MIN, 1007));
         /* A code point split across fragments (and a ping between) is valid. */
-        raw_frame(&s, 0x01, "\xe2", 1, ROLE_KEY(role), ENC_MIN);
-        raw_frame(&s, 0x89, "", 0, ROLE_KEY(role), ENC_MIN);
+        raw_frame(&s, 0x01, "\xe2", 1, ROLE_KEY(role), WT_LEN_MIN);
+        raw_frame(&s, 0x89, "", 0, ROLE_KEY(role), WT_LEN_MIN);
         log_ctl(&want, WSC__OP_PING, NULL, 0, 0);
-        raw_frame(&s, 0x00, "\x82", 1, ROLE_KEY(role), ENC_MIN);
-        raw_frame(&s, 0x80, "\xac!", 2, ROLE_KEY(role), ENC_MIN);
+        raw_frame(&s, 0x00, "\x82", 1, ROLE_KEY(role), WT_LEN_MIN);
+        raw_frame(&s, 0x80, "\xac!", 2, ROLE_KEY(role), WT_LEN_MIN);
         log_msg(&want, WSC__OP_TEXT, false, (const uint8_t *)"\xe2\x82\xac!", 4);
         log_end(&want, 0);
         CHECK(check_all_modes(role, 0, WSC__READER_UTF8, &s, &want));
         /* Invalid bytes in the first fragment fail before the last fragment arrives: the stream
            holds only the first fragment (and the start of a second one). */
         s.n = want.n = 0;
-        raw_frame(&s, 0x01, "ok\xed\xa0\x80more", 9, ROLE_KEY(role), ENC_MIN);
-        raw_frame(&s, 0x00, "tail", 4, ROLE_KEY(role), ENC_MIN);
+        raw_frame(&s, 0x01, "ok\xed\xa0\x80more", 9, ROLE_KEY(role), WT_LEN_MIN);
+        raw_frame(&s, 0x00, "tail", 4, ROLE_KEY(role), WT_LEN_MIN);
         s.n -= 3;
         CHECK(expect_events_then_error(role, 0, WSC__READER_UTF8, &s, &want, 1007));
         /* Without the flag, or in binary messages, bytes are not checked. */
         s.n = want.n = 0;
-        raw_frame(&s, 0x81, "\xff", 1, ROLE_KEY(role), ENC_MIN);
+        raw_frame(&s, 0x81, "\xff", 1, ROLE_KEY(role), WT_LEN_MIN);
         log_msg(&want, WSC__OP_TEXT, false, (const uint8_t *)"\xff", 1);
         log_end(&want, 0);
         CHECK(check_all_modes(role, 0, 0, &s, &want));
         s.n = want.n = 0;
-        raw_frame(&s, 0x82, "\xff", 1, ROLE_KEY(role), ENC_MIN);
+        raw_frame(&s, 0x82, "\xff", 1, ROLE_KEY(role), WT_LEN_MIN);
         log_msg(&want, WSC__OP_BINARY, false, (const uint8_t *)"\xff", 1);
         log_end(&want, 0);
         CHECK(check_all_modes(role, 0, WSC__READER_UTF8, &s, &want));
         /* Validation restarts with each message. */
         s.n = want.n = 0;
-        raw_frame(&s, 0x01, "\xc3", 1, ROLE_KEY(role), ENC_MIN);
-        raw_frame(&s, 0x80, "\xa9", 1, ROLE_KEY(role), ENC_MIN);
+        raw_frame(&s, 0x01, "\xc3", 1, ROLE_KEY(role), WT_LEN_MIN);
+        raw_frame(&s, 0x80, "\xa9", 1, ROLE_KEY(role), WT_LEN_MIN);
         log_msg(&want, WSC__OP_TEXT, false, (const uint8_t *)"\xc3\xa9", 2);
-        raw_frame(&s, 0x81, "\xa9", 1, ROLE_KEY(role), ENC_MIN);
+        raw_frame(&s, 0x81, "\xa9", 1, ROLE_KEY(role), WT_LEN_MIN);
         CHECK(expect_events_then_error(role, 0, WSC__READER_UTF8, &s, &want, 1007));
         bytes_free(&s);
         bytes_free(&want);
@@ -819,34 +797,34 @@ TEST(max_message_size)
     for (int role = 0; role < 2; role++) {
         struct bytes s = {0}, want = {0};
         /* Exactly the cap passes, single frame and fragmented; control frames do not count. */
-        raw_frame(&s, 0x82, p, 1000, ROLE_KEY(role), ENC_MIN);
+        raw_frame(&s, 0x82, p, 1000, ROLE_KEY(role), WT_LEN_MIN);
         log_msg(&want, WSC__OP_BINARY, false, (const uint8_t *)p, 1000);
-        raw_frame(&s, 0x01, p, 600, ROLE_KEY(role), ENC_MIN);
-        raw_frame(&s, 0x89, p, 125, ROLE_KEY(role), ENC_MIN);
+        raw_frame(&s, 0x01, p, 600, ROLE_KEY(role), WT_LEN_MIN);
+        raw_frame(&s, 0x89, p, 125, ROLE_KEY(role), WT_LEN_MIN);
         log_ctl(&want, WSC__OP_PING, (const uint8_t *)p, 125, 0);
-        raw_frame(&s, 0x80, p, 400, ROLE_KEY(role), ENC_MIN);
+        raw_frame(&s, 0x80, p, 400, ROLE_KEY(role), WT_LEN_MIN);
         log_msg(&want, WSC__OP_TEXT, false, (const uint8_t *)p, 1000);
-        raw_frame(&s, 0x82, p, 1000, ROLE_KEY(role), ENC_MIN); /* the count restarts per message */
+        raw_frame(&s, 0x82, p, 1000, ROLE_KEY(role), WT_LEN_MIN); /* the count restarts per message */
         log_msg(&want, WSC__OP_BINARY, false, (const uint8_t *)p, 1000);
         log_end(&want, 0);
         CHECK(check_all_modes(role, 1000, WSC__READER_UTF8, &s, &want));
         /* One byte over, declared by a single header with no payload present yet. */
         s.n = want.n = 0;
-        raw_frame(&s, 0x82, p, 1001, ROLE_KEY(role), ENC_MIN);
+        raw_frame(&s, 0x82, p, 1001, ROLE_KEY(role), WT_LEN_MIN);
         s.n = role == WSC__ROLE_SERVER ? 8 : 4;
         CHECK(expect_events_then_error(role, 1000, 0, &s, &want, 1009));
         /* Over by the sum of fragments: fails at the second header, before its payload. */
         s.n = want.n = 0;
-        raw_frame(&s, 0x01, p, 600, ROLE_KEY(role), ENC_MIN);
-        raw_frame(&s, 0x80, p, 401, ROLE_KEY(role), ENC_MIN);
+        raw_frame(&s, 0x01, p, 600, ROLE_KEY(role), WT_LEN_MIN);
+        raw_frame(&s, 0x80, p, 401, ROLE_KEY(role), WT_LEN_MIN);
         s.n -= 401;
         CHECK(expect_events_then_error(role, 1000, 0, &s, &want, 1009));
         /* Many empty fragments never overflow anything. */
         s.n = want.n = 0;
-        raw_frame(&s, 0x02, "", 0, ROLE_KEY(role), ENC_MIN);
+        raw_frame(&s, 0x02, "", 0, ROLE_KEY(role), WT_LEN_MIN);
         for (int i = 0; i < 100; i++)
-            raw_frame(&s, 0x00, "", 0, ROLE_KEY(role), ENC_MIN);
-        raw_frame(&s, 0x80, "z", 1, ROLE_KEY(role), ENC_MIN);
+            raw_frame(&s, 0x00, "", 0, ROLE_KEY(role), WT_LEN_MIN);
+        raw_frame(&s, 0x80, "z", 1, ROLE_KEY(role), WT_LEN_MIN);
         log_msg(&want, WSC__OP_BINARY, false, (const uint8_t *)"z", 1);
         log_end(&want, 0);
         CHECK(check_all_modes(role, 1, 0, &s, &want));
@@ -1020,7 +998,7 @@ static void rand_control(struct bytes *s, struct bytes *want, const uint8_t *key
             code = 1005;
         }
     }
-    raw_frame(s, 0x80 | op, p, n, key, rnd() % 8 ? ENC_MIN : ENC_16);
+    raw_frame(s, 0x80 | op, p, n, key, rnd() % 8 ? WT_LEN_MIN : WT_LEN_16);
     log_ctl(want, op, p, n, code);
 }
 
@@ -1048,9 +1026,9 @@ static void rand_stream(struct bytes *s, struct bytes *want, bool masked, bool r
             wsc__mask_key_new(key);
             unsigned b0 =
                 (last ? 0x80u : 0u) | (f == 0 ? op : WSC__OP_CONT) | (f == 0 && rsv1 ? 0x40u : 0u);
-            int enc = rnd() % 10 ? ENC_MIN : rnd() % 2 ? ENC_16 : ENC_64;
-            if (enc == ENC_16 && len > 0xFFFF)
-                enc = ENC_64;
+            int enc = rnd() % 10 ? WT_LEN_MIN : rnd() % 2 ? WT_LEN_16 : WT_LEN_64;
+            if (enc == WT_LEN_16 && len > 0xFFFF)
+                enc = WT_LEN_64;
             raw_frame(s, b0, payload + pos, len, masked ? key : NULL, enc);
             pos += len;
             if (last)
