@@ -297,6 +297,10 @@ typedef struct wsc_server_config {
         size_t small_size; /* 2048 */
         size_t large_pool; /* pooled large buffers: 8 */
         size_t large_size; /* min(2 * small_size, max_message_size) */
+        /* Buffers of 16 KiB and more (these, the workers' receive buffers, and
+           heap buffers for large messages) start half a page past a page
+           boundary, which keeps the kernel's socket copies off a slow path of
+           some CPUs; each such buffer takes up to a page more memory. */
     } buffers;
 } wsc_server_config;
 
