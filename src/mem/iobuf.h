@@ -2,12 +2,12 @@
  *
  * Buffers of WSC__IOBUF_PLACED_MIN bytes or more start half a page past a page boundary. Why: on
  * x86 CPUs with fast short `rep movsb` (measured on this project's AMD EPYC machines) the kernel's
- * copies between a socket's pages and ours run 3-5 times slower when the destination lies a few
- * bytes (1-31) past the source, counted modulo 4 KiB. The kernel fills its socket pages from their
- * start and moves on by what is sent, and frame headers move our payloads by a few bytes: with ours
- * at page offset 0 or malloc's 16, a run of round-sized messages (64 KiB, 16 KiB...) keeps landing
- * in that window. Half a page keeps the common cases 2 KiB away from it on both sides.
- * (`bench/copy_phase` measures the effect on the machine at hand.)
+ * copies between a socket's pages and ours run 3-7 times slower when the destination lies 1-15
+ * bytes past the source, counted modulo 4 KiB (and a little slower up to 31). The kernel fills its
+ * socket pages from their start and moves on by what is sent, and frame headers move our payloads
+ * by a few bytes: with ours at page offset 0 or malloc's 16, a run of round-sized messages (64 KiB,
+ * 16 KiB...) keeps landing in that window. Half a page keeps the common cases 2 KiB away from it
+ * on both sides. (`bench/copy_phase` measures the effect on the machine at hand.)
  *
  * Which way a buffer was allocated is decided by its size alone, so every free and resize must be
  * given the size it was allocated with. */
