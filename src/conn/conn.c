@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include "conn/hs.h"
-#include "mem/iobuf.h"
 #include "io/poller.h"
+#include "mem/iobuf.h"
 #include "proto/close.h"
 
 WSC__THREAD_LOCAL wsc__wctx *wsc__tl_wctx;

@@ -15,12 +15,12 @@
  * CAS; a get acquires the head, so the taker sees both. */
 #include "mem/pool.h"
 
-#include "mem/iobuf.h"
-
 #include <assert.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+
+#include "mem/iobuf.h"
 
 struct wsc__pool {
     _Atomic uint64_t head;
@@ -60,7 +60,10 @@ wsc__pool *wsc__pool_new(size_t count, size_t size)
     p->stride = stride;
     p->base = NULL;
     if (count) {
-        p->base = wsc__iobuf_alloc(count * stride);
+        /* Below the placement threshold iobuf gives malloc's 16-byte alignment: not enough. */
+        size_t bytes = count * stride;
+        p->base = bytes >= WSC__IOBUF_PLACED_MIN ? wsc__iobuf_alloc(bytes)
+                                                 : aligned_alloc(POOL_ALIGN, bytes);
         if (!p->base) {
             free(p);
             return NULL;
