@@ -1,7 +1,9 @@
 # wsc build. Sources are found by globbing, so adding a file needs no edit here:
 #   src/<layer>/*.c         -> build/lib/libwsc.a, build/lib/libwsc.so
 #   src/proto/*.c           -> libwsc_proto.a, the I/O-free core fuzzers link alone
-#   tests/unit/test_*.c     -> one ASan+UBSan test program each (and TSan for *_mt.c)
+#   tests/unit/test_*.c     -> two test programs each: ASan+UBSan and ThreadSanitizer. Every
+#                              test runs under both, so no test that starts a thread (a server
+#                              in pool mode, a client's read loop) escapes TSan.
 #   fuzz/fuzz_*.c           -> one libFuzzer target each (clang)
 #   examples, tools, bench  -> build/bin/<prog> (a directory bench/<prog>/ is one program)
 #
@@ -30,7 +32,6 @@ FUZZ_FLAGS := $(BASE) -O1 -g -fno-omit-frame-pointer \
 LIB_SRC   := $(sort $(wildcard src/*/*.c))
 PROTO_SRC := $(sort $(wildcard src/proto/*.c))
 TEST_SRC  := $(sort $(wildcard tests/unit/test_*.c))
-MT_SRC    := $(filter %_mt.c,$(TEST_SRC))
 FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
 
 # Single-file programs, and multi-file programs (one directory each).
@@ -50,7 +51,7 @@ FUZZ_PROTO_OBJ := $(call obj,fuzz,$(PROTO_SRC))
 REL_BIN  := $(addprefix build/bin/,$(PROGS))
 ASAN_BIN := $(addprefix build/asan/bin/,$(PROGS))
 ASAN_TESTS := $(patsubst tests/unit/%.c,build/asan/test/%,$(TEST_SRC))
-TSAN_TESTS := $(patsubst tests/unit/%.c,build/tsan/test/%,$(MT_SRC))
+TSAN_TESTS := $(patsubst tests/unit/%.c,build/tsan/test/%,$(TEST_SRC))
 FUZZERS    := $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 REPLAYS    := $(patsubst fuzz/%.c,build/asan/replay/%,$(FUZZ_SRC))
 
