@@ -24,6 +24,7 @@ wsc_conn *wsc__conn_new(wsc__wctx *w, int fd, bool hs)
     atomic_init(&c->refs, 1);
     atomic_init(&c->req, 0);
     atomic_init(&c->wstate, WSC__W_OPEN);
+    wsc__owner_take(c); /* the loop thread that creates it */
     wsc__reader_init(&c->rd, WSC__ROLE_SERVER, w->ctx->max_message, w->ctx->reader_flags);
     return c;
 }
@@ -166,9 +167,11 @@ void wsc__conn_trim(wsc_conn *c)
     if (!(c->flags & WSC__F_KEPT) || c->w->now - c->kept_at < WSC__KEEP_SECONDS)
         return;
     bool in_use = false;
-    if (c->msg.data) {
-        if ((c->flags & (WSC__F_BUSY | WSC__F_STALLED)) || c->msg_len ||
-            wsc__reader_in_message(&c->rd))
+    if (c->flags & (WSC__F_BUSY | WSC__F_STALLED)) {
+        in_use = true; /* the message buffer is the pool thread's now: not even looked at */
+    } else if (c->msg.data) {
+        wsc__owner_check(c);
+        if (c->msg_len || wsc__reader_in_message(&c->rd))
             in_use = true;
         else
             wsc__buffers_put(b, &c->msg);
@@ -187,6 +190,7 @@ void wsc__conn_trim(wsc_conn *c)
 
 static void release_buffers(wsc_conn *c)
 {
+    wsc__owner_check(c);
     unkeep(c);
     wsc__buffers *b = c->w->ctx->bufs;
     wsc__buffers_put(b, &c->in);
@@ -225,6 +229,7 @@ static void close_callback(wsc_conn *c)
     c->job = WSC__JOB_CLOSE;
     if (x->submit) {
         c->flags |= WSC__F_BUSY;
+        wsc__owner_give(c);
         x->submit((wsc__ctx *)x, c, true);
         c->w->submitted = true;
         return;

@@ -2,12 +2,22 @@
  * and the outbound path. Shared by the epoll workers, the blocking (thread-per-connection) mode and
  * the test helpers.
  *
- * Threads. A connection belongs to one "loop context" (wsc__wctx): an epoll worker, or in blocking
- * mode the connection's own thread (which polls its one socket). Only that thread reads the socket, parses, and changes the fields
- * marked [loop]. Callbacks run on that thread (inline handlers, blocking mode) or on a handler-pool
- * thread; while one runs the connection is BUSY and the loop neither parses nor reads it, which is
- * the one-message-at-a-time guarantee. Writes come from any thread: the socket and the outbound
- * queue are guarded by `lock` [lock]. A few fields are atomics [atomic].
+ * Threads: who owns each field, at each moment. A connection belongs to one "loop context"
+ * (wsc__wctx): an epoll worker, or in blocking mode the connection's own thread (which polls its one
+ * socket). Every field below carries its owner:
+ * - [loop]: only the loop thread reads or writes it, always (state, flags, timers, list slots).
+ * - [owner]: the parse state (reader, receive and message buffers, the pending job, the handshake,
+ *   user). The loop thread owns it, except while the connection is BUSY: from the hand-off to the
+ *   handler pool (wsc__owner_give just before submit) until the loop takes the DONE request from its
+ *   inbox (wsc__owner_take), it belongs to the pool thread that runs the job, and the loop neither
+ *   reads nor writes it; the pool thread lets go (wsc__owner_give) before it posts DONE. With inline
+ *   handlers and in blocking mode the loop thread owns it always. owner.h asserts this in debug and
+ *   sanitizer builds.
+ * - [lock]: any thread, under `lock` (the socket and the outbound queue: writes come from anywhere).
+ * - [atomic]: any thread, atomically.
+ * Callbacks run on the loop thread (inline handlers, blocking mode) or on a handler-pool thread;
+ * while one runs the connection is BUSY and the loop neither parses nor reads it, which is the
+ * one-message-at-a-time guarantee.
  *
  * Memory. An idle connection holds only this struct: read buffers come from the loop (one receive
  * buffer per worker) and the server's pools, and go back when a message is done (with pooled small
@@ -21,6 +31,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "conn/owner.h"
 #include "io/lock.h"
 #include "mem/arena.h"
 #include "mem/buffers.h"
@@ -119,37 +130,37 @@ enum {
 };
 
 struct wsc_conn {
-    /* [lock] */
     wsc__lock lock;
-    int fd;
-    wsc__buf out; /* outbound queue: bytes [out_off, out_len) not yet taken by the socket */
-    uint32_t out_off, out_len;
-    uint8_t wflags;
-    _Atomic uint8_t wstate; /* [atomic] WSC__W_* */
-    /* [loop] */
-    uint8_t state;
-    uint8_t job;
-    uint16_t flags;
-    uint16_t job_code;     /* JOB_CLOSE_FRAME: the peer's code; JOB_INIT: 0, or the reject status */
-    uint32_t deadline;     /* coarse seconds of the loop clock, 0 = none */
-    uint32_t slot;         /* index in the loop's connection table */
+    int fd;       /* [lock] -1 once closed */
+    wsc__buf out; /* [lock] outbound queue: bytes [out_off, out_len) not yet taken by the socket */
+    uint32_t out_off, out_len; /* [lock] */
+    uint8_t wflags;            /* [lock] WSC__WF_* */
+    _Atomic uint8_t wstate;    /* [atomic] WSC__W_*, changed under lock */
+    uint8_t state;             /* [loop] WSC__ST_* */
+    uint8_t job;               /* [owner] WSC__JOB_* pending or running */
+    uint16_t flags;            /* [loop] WSC__F_* */
+    uint16_t job_code;     /* [owner] JOB_CLOSE_FRAME: the peer's code; JOB_INIT: 0, or the reject
+                              status; JOB_MSG: the opcode */
+    uint32_t deadline;     /* [loop] coarse seconds of the loop clock, 0 = none */
+    uint32_t slot;         /* [loop] index in the loop's connection table */
     _Atomic uint32_t refs; /* [atomic] the loop's, one per inbox entry, wsc_conn_retain's */
     _Atomic uint32_t req;  /* [atomic] WSC__REQ_* pending */
-    struct wsc__wctx *w;
-    void *user;
-    wsc_conn *inbox_next; /* [atomic list] */
-    wsc_conn *job_next;   /* pool queue link */
-    wsc_handshake *hs;    /* during the handshake */
-    uint8_t *job_data;    /* the job's payload (in `in` or `msg`) */
-    size_t job_len;
-    wsc__reader rd;
-    wsc__buf in; /* unparsed bytes [in_off, in_len) */
-    uint32_t in_off, in_len;
-    wsc__buf msg; /* a message that spans reads, msg_len bytes so far */
-    size_t msg_len;
-    uint32_t span_off, span_len; /* this loop iteration's inline writes, in the loop's obuf */
-    uint32_t frame_rest;         /* payload bytes the current data frame still declares */
-    uint32_t kept_at;            /* loop clock of the last use of a kept buffer */
+    struct wsc__wctx *w;   /* set at creation, never changed */
+    void *user;            /* [owner] set by init; callbacks read it */
+    wsc_conn *inbox_next;  /* the inbox's (an atomic list) */
+    wsc_conn *job_next;    /* the handler pool's queue link, under its mutex */
+    wsc_handshake *hs;     /* [owner] during the handshake */
+    uint8_t *job_data;     /* [owner] the job's payload (in `in` or `msg`) */
+    size_t job_len;        /* [owner] */
+    wsc__reader rd;        /* [owner] */
+    wsc__buf in;           /* [owner] unparsed bytes [in_off, in_len) */
+    uint32_t in_off, in_len;     /* [owner] */
+    wsc__buf msg;                /* [owner] a message that spans reads, msg_len bytes so far */
+    size_t msg_len;              /* [owner] */
+    uint32_t span_off, span_len; /* [loop] this iteration's inline writes, in the loop's obuf */
+    uint32_t frame_rest;         /* [owner] payload bytes the current data frame still declares */
+    uint32_t kept_at;            /* [loop] loop clock of the last use of a kept buffer */
+    WSC__OWNER_FIELD             /* checked builds: the [owner] fields' owner (owner.h) */
 };
 
 /* Receive buffers a loop keeps for reuse after connections handed them back: as many as large

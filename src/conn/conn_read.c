@@ -46,11 +46,13 @@ static bool parsing(const wsc_conn *c)
    it is the connection's dedicated small buffer). */
 static void maybe_release(wsc_conn *c)
 {
+    /* While BUSY the buffers are the pool thread's (conn.h): not even looked at. */
+    if (c->flags & (WSC__F_BUSY | WSC__F_STALLED))
+        return;
+    wsc__owner_check(c);
     if (!c->msg.data && !c->in.data) /* the usual small message, read and answered in place */
         return;
     wsc__buffers *b = c->w->ctx->bufs;
-    if (c->flags & (WSC__F_BUSY | WSC__F_STALLED))
-        return;
     if (c->msg.data && c->msg_len == 0 && !wsc__reader_in_message(&c->rd) &&
         !wsc__conn_keep(c, &c->msg))
         wsc__buffers_put(b, &c->msg);
@@ -88,6 +90,7 @@ static bool hand_over_rbuf(wsc_conn *c, size_t from, size_t len)
 /* Keeps base[from..len) (unparsed bytes) in `in`, from in_off on. */
 static bool keep_rest(wsc_conn *c, uint8_t *base, size_t from, size_t len, int region)
 {
+    wsc__owner_check(c);
     if (region == R_IN) {
         c->in_off = (uint32_t)from;
         return true;
@@ -128,6 +131,7 @@ static bool on_peer_close(wsc_conn *c, unsigned code, uint8_t *p, size_t n, uint
 /* The loop's part after a callback (inline, or the pool's DONE). */
 static void after_job(wsc_conn *c)
 {
+    wsc__owner_check(c);
     unsigned job = c->job;
     c->job = WSC__JOB_NONE;
     switch (job) {
@@ -193,11 +197,15 @@ static bool dispatch(wsc_conn *c)
        writes from its own thread: replies keep the order of the requests. */
     if (c->span_len)
         wsc__conn_flush_span(c);
+    /* From here until the DONE request the parse state is the pool thread's: the caller must
+       have left everything it needs in `in` or `msg` already, and must not touch them again. */
+    wsc__owner_give(c);
     if (x->submit(x, c, false)) {
         c->flags |= WSC__F_BUSY;
         c->w->submitted = true;
         return false;
     }
+    wsc__owner_take(c);
     /* Backlog full: this is the back pressure. The job waits here and the loop reads nothing until
        the pool has room again. */
     WSC__LOG(WSC_LOG_DEBUG, "handler backlog full: the worker stops reading");
@@ -283,6 +291,7 @@ static void track_frame(wsc_conn *c, const wsc__event *ev, size_t used)
    (the loop, or the pool thread running its callback) calls it. False when out of memory. */
 static bool append_chunk(wsc_conn *c, const wsc__event *ev, bool in_msg_tail)
 {
+    wsc__owner_check(c);
     if (!ev->len)
         return true;
     uint8_t *dst = c->msg.data ? c->msg.data + c->msg_len : NULL;
@@ -417,6 +426,7 @@ static bool on_control(wsc_conn *c, const wsc__event *ev, uint8_t *base, size_t 
 /* Parses base[pos..len) until it needs more bytes or must stop; keeps the rest in `in`. */
 static void parse(wsc_conn *c, uint8_t *base, size_t pos, size_t len, int region)
 {
+    wsc__owner_check(c);
     /* Nothing left: the reader could only answer NEED_MORE (it reports an empty frame with its
        header, and an error on the call that found it). */
     while (pos < len && parsing(c)) {
@@ -434,6 +444,11 @@ static void parse(wsc_conn *c, uint8_t *base, size_t pos, size_t len, int region
         if (!go_on)
             break;
     }
+    /* A job went to the pool (or waits for room in its backlog): the bytes after it were put in
+       `in` before the hand-off, and from then on the parse state is the pool thread's, which may
+       be parsing them already. Not one more write here. */
+    if (c->flags & (WSC__F_BUSY | WSC__F_STALLED))
+        return;
     if (c->state <= WSC__ST_CLOSING && (pos < len || region == R_IN) &&
         !keep_rest(c, base, pos, len, region))
         fail(c, WSC_CLOSE_INTERNAL);
@@ -667,6 +682,7 @@ static void resume(wsc_conn *c)
 void wsc__conn_on_request(wsc_conn *c, uint32_t bits)
 {
     if (bits & WSC__REQ_DONE) {
+        wsc__owner_take(c); /* the pool thread let go before it posted DONE */
         c->flags &= (uint16_t)~WSC__F_BUSY;
         after_job(c);
         if (c->state == WSC__ST_DONE)
@@ -686,8 +702,11 @@ void wsc__conn_on_request(wsc_conn *c, uint32_t bits)
 bool wsc__conn_retry_stalled(wsc_conn *c)
 {
     wsc__ctx *x = c->w->ctx;
-    if (!x->submit(x, c, false))
+    wsc__owner_give(c);
+    if (!x->submit(x, c, false)) {
+        wsc__owner_take(c);
         return false;
+    }
     c->w->submitted = true;
     c->flags &= (uint16_t)~WSC__F_STALLED;
     c->flags |= WSC__F_BUSY;
@@ -796,19 +815,23 @@ static void run_ahead(wsc_conn *c, wsc_arena *arena)
 
 void wsc__conn_run_pool_job(wsc_conn *c, wsc_arena *arena)
 {
+    wsc__owner_take(c);
     bool ahead = c->job == WSC__JOB_MSG || c->job == WSC__JOB_PING || c->job == WSC__JOB_PONG;
     if (!ahead) {
         wsc__conn_run_job(c, arena);
-        return;
+    } else {
+        wsc__batch_begin(c);
+        wsc__conn_run_job(c, arena);
+        run_ahead(c, arena);
+        wsc__batch_end(c);
     }
-    wsc__batch_begin(c);
-    wsc__conn_run_job(c, arena);
-    run_ahead(c, arena);
-    wsc__batch_end(c);
+    /* Before the caller posts DONE: from then on the loop owns the parse state again. */
+    wsc__owner_give(c);
 }
 
 void wsc__conn_run_job(wsc_conn *c, wsc_arena *arena)
 {
+    wsc__owner_check(c);
     const wsc__ctx *x = c->w->ctx;
     int rc = 0;
     switch (c->job) {
