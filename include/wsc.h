@@ -239,8 +239,11 @@ typedef struct wsc_handler {
      * stays valid until this returns (longer with wsc_conn_retain). */
     void (*close)(wsc_conn *conn, void *user);
     /* A close frame arrived. NULL: reply with a close frame echoing the
-     * code (RFC 6455 section 5.5.1), then close. Non-NULL: the handler
-     * decides; the connection closes when it calls wsc_conn_close. */
+     * code (RFC 6455 section 5.5.1), then close. Non-NULL: called first; it
+     * may still write, and may answer with wsc_conn_close (its own code and
+     * reason); if it did not, the library answers when it returns, echoing
+     * the code (1011 when it returned non-zero), exactly as the client's
+     * read loop does. The connection closes either way. */
     int (*client_close)(wsc_conn *conn, void *user, unsigned code, const uint8_t *reason,
                         size_t reason_len);
     /* A ping arrived. NULL: reply with a pong carrying the same payload. */

@@ -6,6 +6,7 @@
 #include "client/client.h"
 #include "io/connect.h"
 #include "proto/close.h"
+#include "proto/close_handshake.h"
 #include "proto/frame.h"
 
 /* ECLOSED from a read means "ended"; after a completed close handshake (end_rc 0) that is the
@@ -54,8 +55,8 @@ static int loop(wsc_client *c, const wsc_client_handler *h, void *user)
         case WSC_CLOSE:
             if (h->close_frame) {
                 r = h->close_frame(c, user, m.close_code, m.data, m.len);
-                /* Whatever the handler did, the handshake must be answered (section 5.5.1). */
-                wsc__client_answer_close(c, r ? WSC__CLOSE_INTERNAL : m.close_code);
+                /* Whatever the handler did, the handshake must be answered (close_handshake.h). */
+                wsc__client_answer_close(c, wsc__close_answer_code(m.close_code, r));
             }
             if (failed)
                 return result;

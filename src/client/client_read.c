@@ -7,6 +7,7 @@
 #include "io/connect.h"
 #include "mem/iobuf.h"
 #include "proto/close.h"
+#include "proto/close_handshake.h"
 #include "util/log.h"
 
 /* ---- message buffers ------------------------------------------------------ */
@@ -187,7 +188,7 @@ static void on_close_frame(wsc_client *c, unsigned code, bool answer)
     pthread_mutex_unlock(&c->mu);
     if (st == WSC__CS_OPEN && answer) {
         /* Echo the code (1005, "no code", becomes an empty payload), as section 5.5.1 suggests. */
-        wsc__client_answer_close(c, code);
+        wsc__client_answer_close(c, wsc__close_answer_code(code, 0));
     }
 }
 

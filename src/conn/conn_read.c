@@ -20,6 +20,7 @@
 
 #include "conn/hs.h"
 #include "proto/close.h"
+#include "proto/close_handshake.h"
 #include "proto/frame.h"
 #include "util/log.h"
 
@@ -382,10 +383,10 @@ static bool on_peer_close(wsc_conn *c, unsigned code, uint8_t *p, size_t n, uint
 {
     c->flags |= WSC__F_PEER_CLOSED;
     if (c->state == WSC__ST_CLOSING || !c->w->ctx->h.client_close) {
-        /* Section 5.5.1: answer with a close frame echoing the code (none when the peer sent
-           none), unless ours went out first; then the server closes TCP (7.1.1). */
+        /* No callback: answer at once (close_handshake.h), unless ours went out first; then the
+           server closes TCP (7.1.1). */
         if (c->state == WSC__ST_OPEN)
-            wsc__conn_send_close(c, code, NULL, 0);
+            wsc__conn_send_close(c, wsc__close_answer_code(code, 0), NULL, 0);
         c->state = WSC__ST_DRAIN;
         wsc__conn_set_deadline(c, WSC__CLOSE_TIMEOUT_S);
         if (c->msg.data) {
@@ -851,6 +852,10 @@ void wsc__conn_run_job(wsc_conn *c, wsc_arena *arena)
         const uint8_t *reason = c->job_len > 2 ? c->job_data + 2 : NULL;
         size_t rlen = c->job_len > 2 ? c->job_len - 2 : 0;
         rc = x->h.client_close(c, c->user, c->job_code, reason, rlen);
+        /* The answer is owed whatever the callback did; nothing when it closed itself. After any
+           frame it wrote, and before the loop sees the job done. */
+        wsc__conn_send_close(c, wsc__close_answer_code(c->job_code, rc), NULL, 0);
+        rc = 0;
         break;
     }
     case WSC__JOB_CLOSE:
