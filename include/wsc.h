@@ -91,7 +91,8 @@ typedef enum wsc_msg_type {
     WSC_PONG = 10
 } wsc_msg_type;
 
-/* Close codes (RFC 6455 section 7.4.1). 1005 and 1006 are never sent. */
+/* Close codes (RFC 6455 section 7.4.1, and 1012-1014 from the IANA registry).
+ * 1005 and 1006 are never sent. */
 enum {
     WSC_CLOSE_NORMAL = 1000,
     WSC_CLOSE_GOING_AWAY = 1001,
@@ -103,7 +104,10 @@ enum {
     WSC_CLOSE_POLICY = 1008,
     WSC_CLOSE_TOO_BIG = 1009,
     WSC_CLOSE_EXTENSION = 1010,
-    WSC_CLOSE_INTERNAL = 1011
+    WSC_CLOSE_INTERNAL = 1011,
+    WSC_CLOSE_SERVICE_RESTART = 1012,
+    WSC_CLOSE_TRY_AGAIN_LATER = 1013,
+    WSC_CLOSE_BAD_GATEWAY = 1014
 };
 
 /* Largest close reason: a control frame carries at most 125 bytes, two of

@@ -8,9 +8,11 @@
 bool wsc__close_code_valid_on_wire(unsigned code)
 {
     /* 7.4.1/7.4.2: 1004 is reserved, 1005 and 1006 are only ever reported locally, 1015 (TLS
-       failure) too, and 1012-2999 are reserved for future RFCs; 3000-3999 are IANA-registered and
-       4000-4999 private. Anything else on the wire is a protocol error. */
-    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) ||
+       failure) too. 1012 (service restart), 1013 (try again later) and 1014 (bad gateway) were
+       registered with IANA after the RFC (its section 11.7 registry) and servers send them; the
+       rest of 1016-2999 is reserved for future RFCs. 3000-3999 are IANA-registered and 4000-4999
+       private. Anything else on the wire is a protocol error. */
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
            (code >= 3000 && code <= 4999);
 }
 

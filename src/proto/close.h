@@ -18,14 +18,17 @@ enum {
     WSC__CLOSE_TOO_BIG = 1009,
     WSC__CLOSE_EXTENSION = 1010,
     WSC__CLOSE_INTERNAL = 1011,
+    WSC__CLOSE_SERVICE_RESTART = 1012,
+    WSC__CLOSE_TRY_AGAIN_LATER = 1013,
+    WSC__CLOSE_BAD_GATEWAY = 1014,
     WSC__CLOSE_REASON_MAX = 123 /* 125-byte control payload minus the 2-byte code */
 };
 
-/* Section 7.4: a code an endpoint may send or accept in a close frame: 1000-1003, 1007-1011 and
- * 3000-4999 (registered + private use). Everything else is refused: below 1000, 1004-1006
- * (reserved, 1005/1006 are local-only), 1012-2999 including 1015 (reserved for the RFC and future
- * extensions; 1012-1014 were registered after RFC 6455 and are kept out to stick to its list), 5000
- * and up. */
+/* Section 7.4: a code an endpoint may send or accept in a close frame: 1000-1003, 1007-1011, the
+ * later IANA registrations 1012-1014 (service restart, try again later, bad gateway) and 3000-4999
+ * (registered + private use). Everything else is refused: below 1000, 1004-1006 (reserved,
+ * 1005/1006 are local-only), 1015 (local-only: TLS failure), 1016-2999 (reserved for future RFCs),
+ * 5000 and up. */
 bool wsc__close_code_valid_on_wire(unsigned code);
 
 /* Parses a received close payload p[0..n). Returns 0 if acceptable, else the close code to fail the

@@ -2,6 +2,7 @@
 #include "../test.h"
 
 #include "proto/close.h"
+#include "wsc.h"
 
 static bool expected_valid(unsigned c)
 {
@@ -9,7 +10,7 @@ static bool expected_valid(unsigned c)
         return false;
     if (c >= 1004 && c <= 1006)
         return false;
-    if (c >= 1012 && c < 3000) /* includes 1015 and 1016-2999 */
+    if (c >= 1015 && c < 3000) /* 1015 (local-only) and 1016-2999 (reserved) */
         return false;
     return true;
 }
@@ -22,14 +23,42 @@ TEST(code_rules_exhaustive)
 
 TEST(code_rules_named)
 {
-    static const unsigned ok[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009,
-                                  1010, 1011, 3000, 3999, 4000, 4999};
+    static const unsigned ok[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010,
+                                  1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999};
     static const unsigned bad[] = {0,    1,    999,  1004, 1005, 1006, 1015,
                                    1016, 1100, 2000, 2999, 5000, 65535};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
         CHECK(wsc__close_code_valid_on_wire(ok[i]));
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         CHECK(!wsc__close_code_valid_on_wire(bad[i]));
+}
+
+/* 1012 (service restart), 1013 (try again later) and 1014 (bad gateway): registered in the IANA
+ * WebSocket Close Code Number Registry after RFC 6455, sent by servers and proxies in practice. */
+TEST(iana_codes_1012_to_1014_accepted)
+{
+    static const unsigned codes[] = {1012, 1013, 1014};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        unsigned c = codes[i];
+        uint8_t p[] = {(uint8_t)(c >> 8), (uint8_t)c, 'b', 'y', 'e'}, out[125];
+        unsigned code = 0;
+        const uint8_t *reason = NULL;
+        size_t rl = 0;
+        CHECK_EQ_INT(wsc__close_payload_parse(p, sizeof p, &code, &reason, &rl), 0);
+        CHECK_EQ_INT(code, c);
+        CHECK(reason == p + 2 && rl == 3);
+        CHECK_EQ_INT(wsc__close_payload_build(out, c, "bye", 3), 5);
+        CHECK_EQ_MEM(out, p, 5);
+    }
+    CHECK_EQ_INT(WSC__CLOSE_SERVICE_RESTART, 1012);
+    CHECK_EQ_INT(WSC__CLOSE_TRY_AGAIN_LATER, 1013);
+    CHECK_EQ_INT(WSC__CLOSE_BAD_GATEWAY, 1014);
+    CHECK_EQ_INT(WSC_CLOSE_SERVICE_RESTART, 1012);
+    CHECK_EQ_INT(WSC_CLOSE_TRY_AGAIN_LATER, 1013);
+    CHECK_EQ_INT(WSC_CLOSE_BAD_GATEWAY, 1014);
+    /* 1015 stays local-only: a TLS failure is never announced in a close frame. */
+    uint8_t tls[] = {0x03, 0xF7};
+    CHECK_EQ_INT(wsc__close_payload_parse(tls, 2, NULL, NULL, NULL), 1002);
 }
 
 TEST(parse_empty_is_1005)

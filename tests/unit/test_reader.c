@@ -683,7 +683,11 @@ TEST(close_payloads)
         {"\x03\xed", 2, 1002, 0}, /* 1005 on the wire */
         {"\x03\xee", 2, 1002, 0}, /* 1006 */
         {"\x03\xe7", 2, 1002, 0}, /* 999 */
+        {"\x03\xf4", 2, 0, 1012},    /* service restart (IANA registry) */
+        {"\x03\xf5" "later", 7, 0, 1013}, /* try again later */
+        {"\x03\xf6", 2, 0, 1014},    /* bad gateway */
         {"\x03\xf7", 2, 1002, 0}, /* 1015 */
+        {"\x03\xf8", 2, 1002, 0}, /* 1016 */
         {"\x0b\xb8", 2, 0, 3000},
         {"\x13\x88", 2, 1002, 0},             /* 5000 */
         {"\x03\xe8\xed\xa0\x80", 5, 1007, 0}, /* surrogate in the reason */
@@ -986,9 +990,9 @@ static void rand_control(struct bytes *s, struct bytes *want, const uint8_t *key
     for (size_t i = 0; i < n; i++)
         p[i] = (uint8_t)rnd();
     if (op == WSC__OP_CLOSE) {
-        static const unsigned codes[] = {1000, 1001, 1002, 1003, 1007, 1008,
-                                         1009, 1010, 1011, 3000, 4999};
-        code = codes[rnd() % 11];
+        static const unsigned codes[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009,
+                                         1010, 1011, 1012, 1013, 1014, 3000, 4999};
+        code = codes[rnd() % (sizeof codes / sizeof codes[0])];
         char reason[123];
         size_t rl = (size_t)(rnd() % 124);
         rand_text((uint8_t *)reason, rl);
