@@ -118,8 +118,8 @@ static void check_complete(wsc__http_request *r, char *buf, size_t size, const u
             size_t on = 0;
             int rc = wsc__query_get(r->query, r->query_len, name, out, sizeof out, &on);
             ASSERT(rc == 1 || rc == 0 || rc == WSC__HS_EINVAL || rc == WSC__HS_ENOSPC);
-            if (rc == 1)
-                ASSERT(on < sizeof out && out[on] == '\0');
+            if (rc == 1) /* a C string of exactly the value: no NUL inside ("%00" refused) */
+                ASSERT(on < sizeof out && out[on] == '\0' && strlen(out) == on);
             if (rc == WSC__HS_ENOSPC)
                 ASSERT(on >= sizeof out);
             if (cut < k)

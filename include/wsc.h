@@ -350,7 +350,9 @@ WSC_API wsc_str wsc_handshake_path(const wsc_handshake *hs);
 WSC_API wsc_str wsc_handshake_query(const wsc_handshake *hs); /* after '?', raw */
 WSC_API wsc_str wsc_handshake_raw(const wsc_handshake *hs);   /* the request (names lowercased) */
 /* Value of query parameter `name`, percent-decoded into buf (NUL-terminated).
- * Returns its length, WSC_EINVAL when absent, WSC_EFULL when buf is small. */
+ * Returns its length, WSC_EFULL when buf is small, WSC_EINVAL when absent or
+ * unusable: a bad %XX escape, or a value that decodes to a NUL byte ("%00"),
+ * which as a C string would read as a shorter value than was sent. */
 WSC_API int wsc_handshake_query_param(const wsc_handshake *hs, const char *name, char *buf,
                                       size_t cap);
 /* Header value by case-insensitive name. Only the first

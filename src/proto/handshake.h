@@ -175,9 +175,10 @@ bool wsc__hs_token_list_has(const char *list, size_t len, const char *token);
 /* Looks up query parameter name (exact match after percent-decoding the key) in
  * query[0..query_len) ("a=1&b=x%20y"; '+' decodes to space; "flag" without '='
  * has an empty value). Decodes the first match into out and NUL-terminates it.
- * Returns 1 found (*out_len = decoded length), 0 absent, WSC__HS_EINVAL bad
- * percent escape in the value, WSC__HS_ENOSPC when out_cap < length + 1
- * (*out_len = decoded length). */
+ * Returns 1 found (*out_len = decoded length), 0 absent, WSC__HS_EINVAL for a
+ * bad percent escape in the value or one that decodes to NUL ("%00": out is a C
+ * string, so no value with a NUL inside is handed out), WSC__HS_ENOSPC when
+ * out_cap < length + 1 (*out_len = decoded length). */
 int wsc__query_get(const char *query, size_t query_len, const char *name, char *out,
                    size_t out_cap, size_t *out_len);
 

@@ -68,10 +68,12 @@ int wsc__query_get(const char *query, size_t query_len, const char *name, char *
         if (!decoded_equals(query + b, eq - b, name))
             continue;
         /* First pass: validate and measure, so out is only written when the
-           whole value fits. */
+           whole value fits. A "%00" is refused: the value is handed out as a
+           C string, and one cut short at an embedded NUL could pass a check
+           ("token=secret%00junk" compared with strcmp) the whole value fails. */
         size_t v = eq < e ? eq + 1 : e, len = 0;
         for (size_t k = v; k < e; len++)
-            if (decode_at(query, e, &k) < 0)
+            if (decode_at(query, e, &k) <= 0)
                 return WSC__HS_EINVAL;
         *out_len = len;
         if (!out || out_cap < len + 1)

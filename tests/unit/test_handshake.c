@@ -600,6 +600,32 @@ TEST(query_lookup_percent_decoding)
     CHECK_EQ_STR(out, "1");
 }
 
+/* out is a C string: a value with "%00" would read as a shorter one ("secret" for
+ * "secret%00junk") and could pass a check the value sent fails. Refused, out untouched. */
+TEST(query_value_with_nul_refused)
+{
+    const char *q = "token=secret%00junk&a=%00&b=x%00&c=%000&k%00=v&ok=%01";
+    size_t qn = strlen(q), n = 99;
+    char out[32];
+
+    memset(out, 'Z', sizeof out);
+    CHECK_EQ_INT(wsc__query_get(q, qn, "token", out, sizeof out, &n), WSC__HS_EINVAL);
+    CHECK_EQ_INT(out[0], 'Z');
+    CHECK_EQ_INT(wsc__query_get(q, qn, "a", out, sizeof out, &n), WSC__HS_EINVAL);
+    CHECK_EQ_INT(wsc__query_get(q, qn, "b", out, sizeof out, &n), WSC__HS_EINVAL);
+    CHECK_EQ_INT(wsc__query_get(q, qn, "c", out, sizeof out, &n), WSC__HS_EINVAL);
+    /* Even when out is too small to hold the value. */
+    CHECK_EQ_INT(wsc__query_get(q, qn, "token", out, 2, &n), WSC__HS_EINVAL);
+    CHECK_EQ_INT(wsc__query_get(q, qn, "token", NULL, 0, &n), WSC__HS_EINVAL);
+    CHECK_EQ_INT(out[0], 'Z');
+    /* A key with %00 can never equal a C-string name. */
+    CHECK_EQ_INT(wsc__query_get(q, qn, "k", out, sizeof out, &n), 0);
+    /* Other control bytes decode (length-accurate C strings). */
+    CHECK_EQ_INT(wsc__query_get(q, qn, "ok", out, sizeof out, &n), 1);
+    CHECK_EQ_INT(n, 1);
+    CHECK_EQ_INT(out[0], 1);
+}
+
 TEST(query_from_request)
 {
     const char *req = "GET /chat?token=abc%2Fdef%3D&room=%E2%82%AC HTTP/1.1\r\n" OK_HEAD "\r\n";
