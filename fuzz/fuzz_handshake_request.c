@@ -33,6 +33,9 @@ typedef struct {
     long off[9];
     size_t n[9];
     unsigned pc, ec;
+    bool slash;
+    long auth_off;
+    size_t auth_n;
 } summary;
 
 static long off(const char *p, const char *buf)
@@ -57,12 +60,17 @@ static void summarize(const wsc__http_request *r, enum wsc__hs_result res, const
     size_t n[9] = {r->method_len, r->url_len, r->path_len, r->query_len, r->host_len,
                    r->key_len, r->origin_len, r->protocol_len, r->extensions_len};
     for (int i = 0; i < 9; i++) {
-        /* path may be the static "/" for an absolute-form target. */
-        s->off[i] = (i == 2 && p[i] && (p[i] < buf || p[i] >= buf + r->len)) ? -2 : off(p[i], buf);
+        /* url and path may be the static "/" for an absolute-form target. */
+        s->off[i] = ((i == 1 || i == 2) && p[i] && (p[i] < buf || p[i] >= buf + r->len))
+                        ? -2
+                        : off(p[i], buf);
         s->n[i] = n[i];
     }
     s->pc = r->protocol_count;
     s->ec = r->extensions_count;
+    s->slash = r->url_slash;
+    s->auth_off = off(r->authority, buf);
+    s->auth_n = r->authority_len;
 }
 
 static bool in(const char *p, size_t n, const char *buf, size_t len)
@@ -78,9 +86,21 @@ static void check_complete(wsc__http_request *r, char *buf, size_t size, const u
     ASSERT(memcmp(buf + r->len - 4, "\r\n\r\n", 4) == 0);
     ASSERT(r->method_len == 3 && memcmp(r->method, "GET", 3) == 0);
     ASSERT(wsc__hs_key_valid(r->key, r->key_len));
-    ASSERT(in(r->url, r->url_len, buf, r->len) && r->url_len > 0);
+    /* url is the origin form: in the buffer (or the static "/"), starting with '/', except for
+       "scheme://authority?query" where it is the "?query" that follows the implied '/'. */
+    ASSERT(r->url_len > 0);
+    ASSERT(in(r->url, r->url_len, buf, r->len) || (r->url_len == 1 && r->url[0] == '/'));
+    ASSERT(r->url[0] == (r->url_slash ? '?' : '/'));
+    ASSERT(!r->url_slash || (r->authority && r->query == r->url + 1));
     ASSERT(r->path_len > 0 && r->path[0] == '/');
     ASSERT(r->host && in(r->host, r->host_len, buf, r->len));
+    ASSERT(wsc__hs_host_valid(r->host, r->host_len));
+    /* An absolute-form target's authority is the host (RFC 9112 3.2.2), from the request line. */
+    if (r->authority) {
+        const char *eol = memchr(buf, '\r', r->len);
+        ASSERT(r->host == r->authority && r->host_len == r->authority_len);
+        ASSERT(eol && r->authority > buf && r->authority + r->authority_len < eol);
+    }
     ASSERT(!r->query || in(r->query, r->query_len, buf, r->len));
     ASSERT(r->header_count <= r->max_headers && r->header_count <= r->header_total);
     ASSERT(r->header_total >= 5);

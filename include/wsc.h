@@ -345,6 +345,8 @@ WSC_API bool wsc_blocking_mode(void);
 /* ---- handshake (valid only during init) --------------------------------- */
 
 WSC_API wsc_str wsc_handshake_method(const wsc_handshake *hs);
+/* url, path and query are those of the origin form ("/chat?room=1"), also for
+ * a request line with an absolute URI ("GET ws://host/chat?room=1"). */
 WSC_API wsc_str wsc_handshake_url(const wsc_handshake *hs);   /* path and query */
 WSC_API wsc_str wsc_handshake_path(const wsc_handshake *hs);
 WSC_API wsc_str wsc_handshake_query(const wsc_handshake *hs); /* after '?', raw */
@@ -357,7 +359,9 @@ WSC_API int wsc_handshake_query_param(const wsc_handshake *hs, const char *name,
                                       size_t cap);
 /* Header value by case-insensitive name. Only the first
  * handshake.max_headers headers are kept (the seed's rule); Origin,
- * Sec-WebSocket-Protocol and Sec-WebSocket-Extensions are always kept. */
+ * Sec-WebSocket-Protocol and Sec-WebSocket-Extensions are always kept, and so
+ * is Host: a valid host[:port], replaced by the URI's authority when the
+ * request line has an absolute URI (RFC 9112 3.2.2). */
 WSC_API wsc_str wsc_handshake_header(const wsc_handshake *hs, const char *name);
 /* Iterates the kept headers: start with *iter = 0; returns false at the end.
  * Names are lowercase (as in the seed), values as sent. */

@@ -77,6 +77,8 @@ static void drop_response_headers(wsc_handshake *hs)
         free((char *)hs->res[i].value);
     }
     hs->nres = 0;
+    free(hs->url);
+    hs->url = NULL;
 }
 
 void wsc__hs_reset(wsc__hs_pool *p, wsc_handshake *hs)
@@ -152,7 +154,18 @@ wsc_str wsc_handshake_method(const wsc_handshake *hs)
 
 wsc_str wsc_handshake_url(const wsc_handshake *hs)
 {
-    return str(hs->req.url, hs->req.url_len);
+    const wsc__http_request *r = &hs->req;
+    if (r->url_slash && r->url) {
+        /* "GET ws://h?q": the origin form "/?q" is nowhere in the request. Rare enough to be
+           built on demand; it lives as long as the object, like the accessors' other strings. */
+        wsc_handshake *m = (wsc_handshake *)hs;
+        if (!m->url && (m->url = malloc(r->url_len + 1)) != NULL) {
+            m->url[0] = '/';
+            memcpy(m->url + 1, r->url, r->url_len);
+        }
+        return m->url ? str(m->url, r->url_len + 1) : str(NULL, 0);
+    }
+    return str(r->url, r->url_len);
 }
 
 wsc_str wsc_handshake_path(const wsc_handshake *hs)

@@ -22,6 +22,7 @@ struct wsc_handshake {
     wsc__hs_header *headers; /* handshake.max_headers entries kept for lookup */
     wsc__hs_header *res;   /* extra response headers (copies) */
     size_t nres, max_res;
+    char *url;             /* "/?q" for a target "ws://h?q" (req.url_slash), built when asked for */
 };
 
 typedef struct wsc__hs_pool {

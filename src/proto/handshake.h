@@ -58,8 +58,10 @@ enum wsc__hs_err {
     WSC__HS_E_SYNTAX,       /* malformed HTTP: bad byte, bare CR/LF, obs-fold, bad line (400) */
     WSC__HS_E_METHOD,       /* method is not GET (400: RFC 6455 4.2.1 requires GET) */
     WSC__HS_E_HTTP_VERSION, /* not HTTP/1.1 (400; HTTP/1.0 cannot upgrade) */
-    WSC__HS_E_TARGET,       /* request target neither origin-form nor absolute-form (400) */
-    WSC__HS_E_HOST,         /* Host missing or repeated (400, RFC 9112 3.2) */
+    WSC__HS_E_TARGET,       /* request target neither origin-form nor absolute-form with
+                               scheme ws, wss, http or https and a valid authority (400) */
+    WSC__HS_E_HOST,         /* Host missing, repeated or not a valid host[:port] (400,
+                               RFC 9112 3.2) */
     WSC__HS_E_UPGRADE,      /* no "websocket" token in Upgrade */
     WSC__HS_E_CONNECTION,   /* no "upgrade" token in Connection */
     WSC__HS_E_KEY,          /* Sec-WebSocket-Key missing, repeated, or not base64 of 16 bytes (400) */
@@ -101,6 +103,12 @@ bool wsc__accept_key(const char *key, size_t key_len, char out[29]);
  * padding bits are tolerated). */
 bool wsc__hs_key_valid(const char *key, size_t len);
 
+/* True if s[0..n) is a valid Host value or absolute-form authority: host
+ * [":" port] with host a non-empty reg-name (which includes IPv4 addresses) or
+ * an IPv6 address in brackets (RFC 3986 3.2.2; no IPvFuture, no zone, no
+ * userinfo) and port digits (possibly none, RFC 3986 3.2.3) of at most 65535. */
+bool wsc__hs_host_valid(const char *s, size_t n);
+
 /* ------------------------------------------------------------- server side */
 
 /* Server-side request parser. Fields marked "out" are set on COMPLETE; on
@@ -119,14 +127,23 @@ typedef struct {
     const char *raw;             /* COMPLETE: the request, raw[0..len) (== buf) */
     const char *method;          /* e.g. "GET" */
     size_t method_len;
-    const char *url;             /* raw request target, e.g. "/chat?room=a%20b" */
+    const char *url;             /* the target in origin form, e.g. "/chat?room=a%20b": for an
+                                    absolute-form target ("ws://h/chat?room=a%20b") the part after
+                                    the authority, the static "/" when nothing follows it, and
+                                    "?query" when only a query does (see url_slash) */
     size_t url_len;
-    const char *path;            /* url up to '?' (for absolute-form: after the authority; "/" if empty) */
+    bool url_slash;              /* url is "?query" of "ws://h?query": the origin form is "/"
+                                    followed by url[0..url_len), which is not in the buffer */
+    const char *path;            /* url up to '?' (the static "/" when empty) */
     size_t path_len;
     const char *query;           /* after '?' (without it); NULL when the url has no '?' */
     size_t query_len;
-    const char *host;            /* Host value */
+    const char *host;            /* the request's host: the authority of an absolute-form
+                                    target ("h:port" of "ws://h:port/"), else the Host value;
+                                    a valid host [":" port] (wsc__hs_host_valid) */
     size_t host_len;
+    const char *authority;       /* the authority of an absolute-form target, NULL for origin-form */
+    size_t authority_len;
     const char *key;             /* Sec-WebSocket-Key value (24 bytes) */
     size_t key_len;
     const char *origin;          /* Origin value, NULL if absent */

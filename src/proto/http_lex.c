@@ -246,7 +246,7 @@ const char *wsc__hs_err_str(enum wsc__hs_err e)
     case WSC__HS_E_METHOD: return "method is not GET";
     case WSC__HS_E_HTTP_VERSION: return "not HTTP/1.1";
     case WSC__HS_E_TARGET: return "bad request target";
-    case WSC__HS_E_HOST: return "Host missing or repeated";
+    case WSC__HS_E_HOST: return "Host missing, repeated or invalid";
     case WSC__HS_E_UPGRADE: return "Upgrade is not websocket";
     case WSC__HS_E_CONNECTION: return "Connection has no upgrade token";
     case WSC__HS_E_KEY: return "bad Sec-WebSocket-Key";

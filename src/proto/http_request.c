@@ -23,18 +23,35 @@ static enum wsc__hs_result fail(wsc__http_request *r, enum wsc__hs_err e)
     return WSC__HS_ERROR;
 }
 
-static bool alpha(unsigned char c)
+/* The schemes of a URI that may name a WebSocket resource: ws and wss (RFC 6455
+ * section 3), and http and https, those of an HTTP request forwarded by an
+ * intermediary (RFC 9110 4.2). Case-insensitive (RFC 3986 3.1). Returns the
+ * length of "scheme://", or 0. */
+static size_t scheme_len(const char *t, size_t n)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    static const char *const schemes[] = {"ws", "wss", "http", "https"};
+    size_t i = 0;
+
+    while (i < n && t[i] != ':' && t[i] != '/')
+        i++;
+    if (n - i < 3 || memcmp(t + i, "://", 3) != 0)
+        return 0;
+    for (size_t k = 0; k < sizeof schemes / sizeof schemes[0]; k++)
+        if (wsc__http_ieq(t, i, schemes[k]))
+            return i + 3;
+    return 0;
 }
 
 /* Splits the request target into path and query. Origin-form ("/p?q") is what
  * clients send; absolute-form ("ws://host/p?q") must be accepted too (RFC 9112
- * 3.2.2). A fragment never belongs in a WebSocket URI (RFC 6455 3). */
-static enum wsc__hs_err split_target(wsc__http_request *r)
+ * 3.2.2), and then its authority is the request's host, whatever Host says.
+ * The url, path and query seen by the application are those of the origin
+ * form either way, so no check made on them can be sidestepped by sending the
+ * same resource in absolute form. A fragment never belongs in a WebSocket URI
+ * (RFC 6455 3). */
+static enum wsc__hs_err split_target(wsc__http_request *r, const char *t, size_t n)
 {
-    const char *t = r->url;
-    size_t n = r->url_len, i = 0, path_begin, q;
+    size_t path_begin = 0, q;
 
     for (size_t k = 0; k < n; k++) {
         unsigned char c = (unsigned char)t[k];
@@ -42,29 +59,35 @@ static enum wsc__hs_err split_target(wsc__http_request *r)
         if (c <= 0x20 || c >= 0x7f || c == '#')
             return WSC__HS_E_TARGET;
     }
-    if (n > 0 && t[0] == '/') {
-        path_begin = 0;
-    } else {
-        if (n == 0 || !alpha((unsigned char)t[0]))
+    r->authority = NULL;
+    r->authority_len = 0;
+    r->url_slash = false;
+    if (n == 0)
+        return WSC__HS_E_TARGET;
+    if (t[0] != '/') {
+        size_t a = scheme_len(t, n);
+        if (a == 0)
             return WSC__HS_E_TARGET;
-        while (i < n && (alpha((unsigned char)t[i]) || (t[i] >= '0' && t[i] <= '9') ||
-                         t[i] == '+' || t[i] == '-' || t[i] == '.'))
-            i++;
-        if (n - i < 3 || memcmp(t + i, "://", 3) != 0)
-            return WSC__HS_E_TARGET;
-        i += 3;
-        path_begin = i;
+        path_begin = a;
         while (path_begin < n && t[path_begin] != '/' && t[path_begin] != '?')
             path_begin++;
-        if (path_begin == i) /* no authority */
+        /* host [":" port] only: an empty host is invalid in these schemes
+           (RFC 9110 4.2.1), and userinfo has no place in a request target
+           (RFC 9110 4.2.4; ws-URI of RFC 6455 3 has none). */
+        if (!wsc__hs_host_valid(t + a, path_begin - a))
             return WSC__HS_E_TARGET;
+        r->authority = t + a;
+        r->authority_len = path_begin - a;
     }
     q = path_begin;
     while (q < n && t[q] != '?')
         q++;
     if (q == path_begin) {
+        /* An empty path is "/" (RFC 9110 4.2.3); "ws://h?q" has the origin
+           form "/?q", which is not in the buffer. */
         r->path = "/";
         r->path_len = 1;
+        r->url_slash = q < n;
     } else {
         r->path = t + path_begin;
         r->path_len = q - path_begin;
@@ -75,6 +98,13 @@ static enum wsc__hs_err split_target(wsc__http_request *r)
     } else {
         r->query = NULL;
         r->query_len = 0;
+    }
+    if (path_begin == n) {
+        r->url = "/";
+        r->url_len = 1;
+    } else {
+        r->url = t + path_begin;
+        r->url_len = n - path_begin;
     }
     return WSC__HS_OK;
 }
@@ -97,8 +127,6 @@ static enum wsc__hs_err request_line(void *ctx, const char *l, size_t n)
     t1 = i;
     if (t1 == t0 || i == n)
         return WSC__HS_E_SYNTAX;
-    r->url = l + t0;
-    r->url_len = t1 - t0;
     i++;
     /* HTTP-version = "HTTP/" DIGIT "." DIGIT, case-sensitive. */
     if (n - i != 8 || memcmp(l + i, "HTTP/", 5) != 0 || l[i + 5] < '0' || l[i + 5] > '9' ||
@@ -112,7 +140,7 @@ static enum wsc__hs_err request_line(void *ctx, const char *l, size_t n)
        arrives as text, so 1.1 is the only version that can upgrade here. */
     if (memcmp(l + i + 5, "1.1", 3) != 0)
         return WSC__HS_E_HTTP_VERSION;
-    return split_target(r);
+    return split_target(r, l + t0, t1 - t0);
 }
 
 static bool is_zero(const char *v, size_t n)
@@ -196,9 +224,19 @@ static enum wsc__hs_result finish(wsc__http_request *r, char *buf, size_t head_l
     if (more < 0)
         return fail(r, WSC__HS_E_SYNTAX);
 
-    /* RFC 9112 3.2: exactly one Host, else 400. */
-    if (host != 1)
+    /* RFC 9112 3.2: exactly one Host, with a valid value, else 400. It is
+       checked even when the target names the host, as 3.2 asks of every
+       request. */
+    if (host != 1 || !wsc__hs_host_valid(r->host, r->host_len))
         return fail(r, WSC__HS_E_HOST);
+    /* RFC 9112 3.2.2: for an absolute-form target the server must ignore Host
+       and use the target's authority, which is what a proxy in front of us
+       routed on; two hosts per request would let a request pass a check on
+       one and be served as the other. */
+    if (r->authority) {
+        r->host = r->authority;
+        r->host_len = r->authority_len;
+    }
     if (!upgrade_ok)
         return fail(r, WSC__HS_E_UPGRADE);
     if (!connection_ok)

@@ -259,7 +259,6 @@ TEST(request_token_lists_and_case)
         L1 H_HOST H_UP H_CONN "Sec-WebSocket-Key:   " RFC_KEY "   \r\n" H_VER "\r\n",
         L1 H_HOST H_UP H_CONN H_KEY H_VER "X-Empty:\r\nX-Sp:   \r\nX-Obs: caf\xc3\xa9\r\n\r\n",
         L1 H_HOST H_UP H_CONN H_KEY H_VER "Content-Length: 0\r\n\r\n",
-        L1 "Host:\r\n" H_UP H_CONN H_KEY H_VER "\r\n", /* empty Host is valid HTTP */
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         wsc__http_request r;
@@ -272,19 +271,30 @@ TEST(request_token_lists_and_case)
     }
 }
 
+/* url, path and query are the origin form's, also for an absolute-form target (RFC 9112 3.2.2),
+ * and then the host is the target's authority, not Host (H_HOST is server.example.com). url_slash
+ * marks the one origin form not in the buffer: "/?q" of "scheme://authority?q". */
 TEST(request_targets)
 {
     static const struct {
-        const char *line, *url, *path, *query;
+        const char *line, *url, *path, *query, *host;
+        bool slash;
     } t[] = {
-        {"GET / HTTP/1.1\r\n", "/", "/", NULL},
-        {"GET /?a=1 HTTP/1.1\r\n", "/?a=1", "/", "a=1"},
-        {"GET /chat? HTTP/1.1\r\n", "/chat?", "/chat", ""},
-        {"GET /a/b?x=1&y=%20?z HTTP/1.1\r\n", "/a/b?x=1&y=%20?z", "/a/b", "x=1&y=%20?z"},
-        {"GET ws://example.com/chat?room=1 HTTP/1.1\r\n", "ws://example.com/chat?room=1", "/chat",
-         "room=1"},
-        {"GET http://example.com HTTP/1.1\r\n", "http://example.com", "/", NULL},
-        {"GET https://example.com:8443?a=b HTTP/1.1\r\n", "https://example.com:8443?a=b", "/", "a=b"},
+        {"GET / HTTP/1.1\r\n", "/", "/", NULL, "server.example.com", false},
+        {"GET /?a=1 HTTP/1.1\r\n", "/?a=1", "/", "a=1", "server.example.com", false},
+        {"GET /chat? HTTP/1.1\r\n", "/chat?", "/chat", "", "server.example.com", false},
+        {"GET /a/b?x=1&y=%20?z HTTP/1.1\r\n", "/a/b?x=1&y=%20?z", "/a/b", "x=1&y=%20?z",
+         "server.example.com", false},
+        {"GET ws://example.com/chat?room=1 HTTP/1.1\r\n", "/chat?room=1", "/chat", "room=1",
+         "example.com", false},
+        {"GET http://example.com HTTP/1.1\r\n", "/", "/", NULL, "example.com", false},
+        {"GET https://example.com:8443?a=b HTTP/1.1\r\n", "?a=b", "/", "a=b", "example.com:8443",
+         true},
+        {"GET wss://[::1]:9224/ HTTP/1.1\r\n", "/", "/", NULL, "[::1]:9224", false},
+        {"GET WS://Example.COM/x HTTP/1.1\r\n", "/x", "/x", NULL, "Example.COM", false},
+        {"GET HtTpS://192.0.2.1:443/a/b/ HTTP/1.1\r\n", "/a/b/", "/a/b/", NULL, "192.0.2.1:443",
+         false},
+        {"GET ws://h//x HTTP/1.1\r\n", "//x", "//x", NULL, "h", false},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         char req[512];
@@ -293,13 +303,81 @@ TEST(request_targets)
         snprintf(req, sizeof req, "%s%s\r\n", t[i].line, OK_HEAD);
         REQ(req, 0, 0, &r);
         CHECK_EQ_INT(req_res_, WSC__HS_COMPLETE);
+        if (!span_eq(r.url, r.url_len, t[i].url) || !span_eq(r.host, r.host_len, t[i].host))
+            fprintf(stderr, "  case %zu: url '%.*s' host '%.*s'\n", i, (int)r.url_len, r.url,
+                    (int)r.host_len, r.host);
         CHECK(span_eq(r.url, r.url_len, t[i].url));
+        CHECK_EQ_INT(r.url_slash, t[i].slash);
         CHECK(span_eq(r.path, r.path_len, t[i].path));
+        CHECK(span_eq(r.host, r.host_len, t[i].host));
+        CHECK_EQ_INT(r.authority != NULL, t[i].line[4] != '/');
         if (t[i].query)
             CHECK(span_eq(r.query, r.query_len, t[i].query));
         else
             CHECK(r.query == NULL && r.query_len == 0);
     }
+}
+
+/* The issue's case: a proxy or a check in front of the server that reads the request line sees
+ * evil.example; so must the application, not the Host it was sent alongside. */
+TEST(request_absolute_form_authority_wins_over_host)
+{
+    const char *req = "GET ws://evil.example/chat HTTP/1.1\r\nHost: good.example\r\n" H_UP H_CONN
+                      H_KEY H_VER "\r\n";
+    wsc__http_request r;
+    enum wsc__hs_result req_res_;
+    size_t n;
+    REQ(req, 0, 8, &r);
+    CHECK_EQ_INT(req_res_, WSC__HS_COMPLETE);
+    CHECK(span_eq(r.host, r.host_len, "evil.example"));
+    CHECK(span_eq(r.authority, r.authority_len, "evil.example"));
+    CHECK(span_eq(r.url, r.url_len, "/chat"));
+    CHECK(span_eq(r.path, r.path_len, "/chat"));
+    /* The header itself is still there as received. */
+    const char *v = wsc__http_request_header(&r, "host", &n);
+    CHECK(span_eq(v, n, "good.example"));
+    /* Origin-form: Host is the host. */
+    REQ("GET /chat HTTP/1.1\r\nHost: good.example\r\n" H_UP H_CONN H_KEY H_VER "\r\n", 0, 0, &r);
+    CHECK_EQ_INT(req_res_, WSC__HS_COMPLETE);
+    CHECK(span_eq(r.host, r.host_len, "good.example"));
+    CHECK(r.authority == NULL);
+}
+
+/* RFC 3986 3.2.2 host (reg-name, IPv4address, "[" IPv6address "]") and 3.2.3 port, as RFC 9112
+ * 3.2 requires of Host. */
+TEST(host_values)
+{
+    static const char *ok[] = {
+        "example.com", "example.com:80", "example.com:", "example.com:0", "example.com:65535",
+        "EXAMPLE.com.", "a", "localhost:9224", "192.0.2.1", "192.0.2.1:8080", "999.1.1.1",
+        "xn--bcher-kva.example", "a-b_c~d", "%41b", "sub!$&'()*+,;=", "[::1]", "[::1]:9224",
+        "[::]", "[2001:db8::7]", "[2001:db8:0:0:1:0:0:1]", "[1:2:3:4:5:6:7:8]", "[1::]",
+        "[::ffff:192.0.2.1]", "[1:2:3:4:5:6:192.0.2.1]", "[::192.0.2.1]", "[fe80::1]:1",
+        "[ABCD:ef01::9]", "example.com:0080",
+    };
+    static const char *bad[] = {
+        "", ":80", ":", "example.com:65536", "example.com:99999999999999999999", "example.com:8a",
+        "example.com:-1", "exa mple.com", "exa\tmple", "user@example.com", "example.com/",
+        "example.com?", "example.com#", "a:80:90", "%4", "%zz", "[", "[]", "[::1", "::1",
+        "[::1]x", "[::1]:x", "[:::]", "[1:::2]", "[1::2::3]", "[1:2:3:4:5:6:7:8:9]",
+        "[1:2:3:4:5:6:7]", "[1::2:3:4:5:6:7:8]", "[12345::]", "[1:]", "[:1]", "[g::]",
+        "[::1%25eth0]", "[v1.x]", "[::256.0.0.1]", "[::01.2.3.4]", "[::1.2.3]", "[::1.2.3.4.5]",
+        "[1.2.3.4]", "[::1.2.3.4:5]", "exam\"ple", "a<b", "a\\b", "[::1]]",
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        if (!wsc__hs_host_valid(ok[i], strlen(ok[i])))
+            fprintf(stderr, "  refused: '%s'\n", ok[i]);
+        CHECK(wsc__hs_host_valid(ok[i], strlen(ok[i])));
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (wsc__hs_host_valid(bad[i], strlen(bad[i])))
+            fprintf(stderr, "  accepted: '%s'\n", bad[i]);
+        CHECK(!wsc__hs_host_valid(bad[i], strlen(bad[i])));
+    }
+    CHECK(!wsc__hs_host_valid(NULL, 0));
+    /* Length-bounded: a valid prefix of a longer string is judged alone. */
+    CHECK(wsc__hs_host_valid("a.b:80junk", 6));
+    CHECK(wsc__hs_host_valid("[::1]:1junk", 7));
 }
 
 /* -------------------------------------------------------- request: errors */
@@ -329,6 +407,38 @@ static const struct bad_case {
     BAD("fragment", "GET /chat#x HTTP/1.1\r\n" OK_HEAD "\r\n", WSC__HS_E_TARGET, 400),
     BAD("no authority", "GET http:///chat HTTP/1.1\r\n" OK_HEAD "\r\n", WSC__HS_E_TARGET, 400),
     BAD("authority-form", "GET example.com:80 HTTP/1.1\r\n" OK_HEAD "\r\n", WSC__HS_E_TARGET, 400),
+    BAD("scheme ftp", "GET ftp://example.com/chat HTTP/1.1\r\n" OK_HEAD "\r\n", WSC__HS_E_TARGET, 400),
+    BAD("scheme file", "GET file:///etc/passwd HTTP/1.1\r\n" OK_HEAD "\r\n", WSC__HS_E_TARGET, 400),
+    BAD("scheme wsx", "GET wsx://example.com/ HTTP/1.1\r\n" OK_HEAD "\r\n", WSC__HS_E_TARGET, 400),
+    BAD("scheme prefix", "GET w://example.com/ HTTP/1.1\r\n" OK_HEAD "\r\n", WSC__HS_E_TARGET, 400),
+    BAD("scheme no slashes", "GET ws:example.com/ HTTP/1.1\r\n" OK_HEAD "\r\n", WSC__HS_E_TARGET, 400),
+    BAD("scheme empty", "GET ://example.com/ HTTP/1.1\r\n" OK_HEAD "\r\n", WSC__HS_E_TARGET, 400),
+    BAD("userinfo", "GET ws://user:pw@example.com/ HTTP/1.1\r\n" OK_HEAD "\r\n", WSC__HS_E_TARGET, 400),
+    BAD("authority bad port", "GET ws://example.com:99999/ HTTP/1.1\r\n" OK_HEAD "\r\n",
+     WSC__HS_E_TARGET, 400),
+    BAD("authority only port", "GET ws://:80/ HTTP/1.1\r\n" OK_HEAD "\r\n", WSC__HS_E_TARGET, 400),
+    BAD("authority bad ipv6", "GET ws://[::1:/ HTTP/1.1\r\n" OK_HEAD "\r\n", WSC__HS_E_TARGET, 400),
+    BAD("absolute-form bad host", "GET ws://example.com/ HTTP/1.1\r\nHost: a b\r\n" H_UP H_CONN H_KEY
+     H_VER "\r\n", WSC__HS_E_HOST, 400),
+    BAD("absolute-form no host", "GET ws://example.com/ HTTP/1.1\r\n" H_UP H_CONN H_KEY H_VER "\r\n",
+     WSC__HS_E_HOST, 400),
+    BAD("empty host", L1 "Host:\r\n" H_UP H_CONN H_KEY H_VER "\r\n", WSC__HS_E_HOST, 400),
+    BAD("blank host", L1 "Host:   \r\n" H_UP H_CONN H_KEY H_VER "\r\n", WSC__HS_E_HOST, 400),
+    BAD("host with space", L1 "Host: exa mple.com\r\n" H_UP H_CONN H_KEY H_VER "\r\n", WSC__HS_E_HOST, 400),
+    BAD("host with path", L1 "Host: example.com/x\r\n" H_UP H_CONN H_KEY H_VER "\r\n", WSC__HS_E_HOST, 400),
+    BAD("host with userinfo", L1 "Host: u@example.com\r\n" H_UP H_CONN H_KEY H_VER "\r\n", WSC__HS_E_HOST,
+     400),
+    BAD("host port too big", L1 "Host: example.com:65536\r\n" H_UP H_CONN H_KEY H_VER "\r\n",
+     WSC__HS_E_HOST, 400),
+    BAD("host port not digits", L1 "Host: example.com:http\r\n" H_UP H_CONN H_KEY H_VER "\r\n",
+     WSC__HS_E_HOST, 400),
+    BAD("host two ports", L1 "Host: example.com:1:2\r\n" H_UP H_CONN H_KEY H_VER "\r\n", WSC__HS_E_HOST,
+     400),
+    BAD("host bare ipv6", L1 "Host: ::1\r\n" H_UP H_CONN H_KEY H_VER "\r\n", WSC__HS_E_HOST, 400),
+    BAD("host list", L1 "Host: a.example, b.example\r\n" H_UP H_CONN H_KEY H_VER "\r\n", WSC__HS_E_HOST,
+     400),
+    BAD("host 8-bit", L1 "Host: caf\xc3\xa9.example\r\n" H_UP H_CONN H_KEY H_VER "\r\n", WSC__HS_E_HOST,
+     400),
     BAD("8-bit target", "GET /caf\xc3\xa9 HTTP/1.1\r\n" OK_HEAD "\r\n", WSC__HS_E_TARGET, 400),
     BAD("no host", L1 H_UP H_CONN H_KEY H_VER "\r\n", WSC__HS_E_HOST, 400),
     BAD("two hosts", L1 H_HOST H_HOST H_UP H_CONN H_KEY H_VER "\r\n", WSC__HS_E_HOST, 400),
@@ -414,6 +524,7 @@ TEST(request_errors_detected_early)
         const char *s;
         size_t n;
     } early[] = {EARLY("POST / HTTP/1.1\r\n"), EARLY("GET / HTTP/1.0\r\n"), EARLY("GET * HTTP/1.1\r\n"),
+                 EARLY("GET ftp://h/ HTTP/1.1\r\n"), EARLY("GET ws://u@h/ HTTP/1.1\r\n"),
                  EARLY("GET /\0"), EARLY("GET /\n"), EARLY(" "),
                  EARLY("GET / HTTP/1.1\r\nHost: a\r\n b")};
     for (size_t i = 0; i < sizeof early / sizeof early[0]; i++) {
