@@ -254,6 +254,12 @@ typedef struct wsc_handler {
     int (*client_ping)(wsc_conn *conn, void *user, const uint8_t *data, size_t len);
     /* A pong arrived. NULL: ignore it. */
     int (*client_pong)(wsc_conn *conn, void *user, const uint8_t *data, size_t len);
+    /* The outbound queue, which had passed max_buffered, fell below half of
+     * it: a producer that paused (wsc_conn_buffered > max_buffered after a
+     * write) may write again. Called once per such passage, never while
+     * another callback of the connection runs, and not once it is closing.
+     * NULL: nothing is called (uWebSockets' drain). */
+    int (*drain)(wsc_conn *conn, void *user);
 } wsc_handler;
 
 /* Use this for thread_pool.count to run callbacks inline on the worker
@@ -273,9 +279,13 @@ typedef struct wsc_server_config {
     size_t max_conn;         /* per worker: 16384; beyond it new
                                 connections are accepted and closed at once */
     size_t max_message_size; /* 65536; larger messages close with 1009 */
-    size_t max_buffered;     /* outbound bytes queued per connection before
-                                it closes with 1008 (a peer that stopped
-                                reading): max(1 MiB, 2 * max_message_size) */
+    size_t max_buffered;     /* outbound bytes queued per connection: a
+                                write made while more than this is queued
+                                is refused (WSC_EFULL) and the connection
+                                closes with 1008 (a peer that stopped
+                                reading); one message larger than this is
+                                still accepted on a short queue.
+                                max(1 MiB, 2 * max_message_size) */
     bool blocking;           /* thread-per-connection mode instead of epoll:
                                 callbacks run on the connection's thread;
                                 worker_count and thread_pool are ignored,
@@ -379,9 +389,13 @@ WSC_API int wsc_handshake_add_response_header(wsc_handshake *hs, const char *nam
 /* All of these: Thread-safety: any thread, while the connection lives (until
  * its close callback returns, or longer with wsc_conn_retain); writes from
  * one thread are sent in order; they never block a worker loop: what the
- * socket does not take is queued. They return WSC_ECLOSED once the
- * connection is closing, WSC_EFULL when the queue cap (max_buffered) is hit
- * (the connection then closes with 1008). */
+ * socket does not take is queued. A write is accepted whole (sent or
+ * queued; 0) or refused whole, with nothing of it sent: WSC_ECLOSED once
+ * the connection is closing, WSC_EFULL when more than max_buffered bytes
+ * were queued already when it was made (the connection then closes with
+ * 1008, after what was accepted before). The same in every mode: inline
+ * handlers, the handler pool, blocking mode, other threads. To pace a
+ * producer, watch wsc_conn_buffered and the drain callback. */
 
 /* Sends one message. data is copied (or written) before return. */
 WSC_API int wsc_conn_write(wsc_conn *conn, wsc_msg_type type, const void *data, size_t len);

@@ -96,6 +96,7 @@ enum {
     WSC__F_EOF = 1 << 8,         /* read returned 0 */
     WSC__F_HUP = 1 << 9,         /* the poller saw the peer's FIN: read until 0 */
     WSC__F_KEPT = 1 << 10,       /* holds a big message or queue buffer for reuse (see trim) */
+    WSC__F_DRAIN_DUE = 1 << 15,  /* the drain callback runs as soon as no other callback does */
 };
 
 /* A big heap buffer (a large message's, a long queue's) stays with its connection this long after
@@ -107,6 +108,8 @@ enum { WSC__KEEP_MIN = 256 * 1024, WSC__KEEP_SECONDS = 2 };
 enum {
     WSC__WF_SHUT = 1,   /* shutdown(SHUT_WR) done once the close frame went out */
     WSC__WF_BROKEN = 2, /* a send failed: the socket is unusable */
+    WSC__WF_DRAIN = 4,  /* the queue passed max_buffered, or a write was refused: the drain
+                           callback is owed once the queue falls below half of it */
 };
 
 /* jobs: which callback a (pool or inline) run performs */
@@ -118,6 +121,7 @@ enum {
     WSC__JOB_PONG,
     WSC__JOB_CLOSE_FRAME,
     WSC__JOB_CLOSE,
+    WSC__JOB_DRAIN, /* the queue fell below half of max_buffered */
     /* left for the loop by a pool thread that ran ahead (wsc__conn_run_pool_job) */
     WSC__JOB_PEER_CLOSE, /* the peer's close frame: job_code, job_data/len */
     WSC__JOB_FAIL        /* fail the connection with job_code */
@@ -135,12 +139,12 @@ struct wsc_conn {
     wsc__buf out; /* [lock] outbound queue: bytes [out_off, out_len) not yet taken by the socket */
     uint32_t out_off, out_len; /* [lock] */
     uint8_t wflags;            /* [lock] WSC__WF_* */
+    _Atomic uint8_t full;      /* [atomic] the queue holds more than max_buffered (changed under
+                                  lock): the lock-free writes (span, batch) take the locked path */
     _Atomic uint8_t wstate;    /* [atomic] WSC__W_*, changed under lock */
     uint8_t state;             /* [loop] WSC__ST_* */
     uint8_t job;               /* [owner] WSC__JOB_* pending or running */
     uint16_t flags;            /* [loop] WSC__F_* */
-    uint16_t job_code;     /* [owner] JOB_CLOSE_FRAME: the peer's code; JOB_INIT: 0, or the reject
-                              status; JOB_MSG: the opcode */
     uint32_t deadline;     /* [loop] coarse seconds of the loop clock, 0 = none */
     uint32_t slot;         /* [loop] index in the loop's connection table */
     _Atomic uint32_t refs; /* [atomic] the loop's, one per inbox entry, wsc_conn_retain's */
@@ -160,6 +164,8 @@ struct wsc_conn {
     uint32_t span_off, span_len; /* [loop] this iteration's inline writes, in the loop's obuf */
     uint32_t frame_rest;         /* [owner] payload bytes the current data frame still declares */
     uint32_t kept_at;            /* [loop] loop clock of the last use of a kept buffer */
+    uint16_t job_code; /* [owner] JOB_CLOSE_FRAME: the peer's code; JOB_INIT: 0, or the reject
+                          status; JOB_MSG: the opcode (here, in what was padding) */
     WSC__OWNER_FIELD             /* checked builds: the [owner] fields' owner (owner.h) */
 };
 
@@ -257,6 +263,9 @@ void wsc__conn_check_done(wsc_conn *c);
 void wsc__conn_on_readable(wsc_conn *c);
 /* Handles inbox requests (a pool callback returned, a close from another thread). [loop] */
 void wsc__conn_on_request(wsc_conn *c, uint32_t bits);
+/* The queue fell below half of max_buffered after passing it: runs the drain callback as soon as no
+   other callback runs (now, or when the running one returns). [loop] */
+void wsc__conn_drain_due(wsc_conn *c);
 /* Retries a job that found the backlog full. Returns false if it is still full. [loop] */
 bool wsc__conn_retry_stalled(wsc_conn *c);
 /* Runs the pending job's callbacks (pool thread, or the loop for inline handlers), then resets
@@ -269,9 +278,13 @@ void wsc__conn_run_pool_job(wsc_conn *c, wsc_arena *arena);
 
 /* ---- writing (conn_write.c) ---- */
 
-/* Sends or queues, in order: c's span (with_span: the loop thread only), then iov[0..n). force skips
- * the max_buffered check (close frames). Returns 0, WSC_ECLOSED or WSC_EFULL. Caller holds c->lock. */
-int wsc__conn_out_locked(wsc_conn *c, bool with_span, const struct iovec *iov, int n, bool force,
+/* Sends or queues, in order: c's span (with_span: the loop thread only), then iov[0..n). The span
+ * and iov[0..accepted) were accepted already (inline writes, a pool thread's batch, close frames,
+ * the handshake response) and always go; iov[accepted..n) is a new write, refused whole, with
+ * nothing of it sent, when more than max_buffered bytes are queued already (*overflow is set: the
+ * caller closes with 1008). A write accepted on a short queue may take it past max_buffered.
+ * Returns 0, WSC_ECLOSED or WSC_EFULL. Caller holds c->lock. */
+int wsc__conn_out_locked(wsc_conn *c, bool with_span, const struct iovec *iov, int n, int accepted,
                          bool *overflow);
 /* Writes raw bytes (the handshake response) in order with everything else. Any thread. */
 int wsc__conn_send_raw(wsc_conn *c, const void *data, size_t len);

@@ -669,6 +669,26 @@ void wsc__conn_on_readable(wsc_conn *c)
         wsc__wctx_ready(c->w, c);
 }
 
+/* Runs an owed drain callback when no other callback runs. Returns true when it went to the pool:
+   its DONE resumes parsing. */
+static bool run_drain_if_due(wsc_conn *c)
+{
+    if (!(c->flags & WSC__F_DRAIN_DUE) || (c->flags & (WSC__F_BUSY | WSC__F_STALLED)))
+        return false;
+    c->flags &= (uint16_t)~WSC__F_DRAIN_DUE;
+    if (c->state != WSC__ST_OPEN ||
+        atomic_load_explicit(&c->wstate, memory_order_acquire) != WSC__W_OPEN)
+        return false;
+    c->job = WSC__JOB_DRAIN;
+    return !dispatch(c);
+}
+
+void wsc__conn_drain_due(wsc_conn *c)
+{
+    c->flags |= WSC__F_DRAIN_DUE;
+    run_drain_if_due(c);
+}
+
 /* After a pool callback: parse what waited in `in`, then read again if the socket had more. */
 static void resume(wsc_conn *c)
 {
@@ -692,7 +712,8 @@ void wsc__conn_on_request(wsc_conn *c, uint32_t bits)
             wsc__conn_finish(c); /* it ended while the callback ran: now close can follow */
             return;
         }
-        resume(c);
+        if (!run_drain_if_due(c))
+            resume(c);
     }
     if ((bits & WSC__REQ_CLOSE) && c->state < WSC__ST_DEAD) {
         wsc__conn_sync_state(c);
@@ -860,6 +881,9 @@ void wsc__conn_run_job(wsc_conn *c, wsc_arena *arena)
     }
     case WSC__JOB_CLOSE:
         x->h.close(c, c->user);
+        break;
+    case WSC__JOB_DRAIN:
+        rc = x->h.drain(c, c->user);
         break;
     default:
         break;

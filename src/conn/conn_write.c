@@ -8,8 +8,14 @@
  * - From any other thread, the frame goes straight to the socket when nothing is queued (under the
  *   connection's lock, so frames never interleave), and what the socket does not take is queued.
  * - The queue is flushed by the worker when the socket becomes writable again (the edge that
- *   follows EAGAIN). It is capped by max_buffered: a peer that stopped reading gets close 1008
- *   instead of unbounded memory.
+ *   follows EAGAIN).
+ * - A write is accepted whole (sent, queued, or put in a span or batch that will be) or refused
+ *   whole with nothing of it sent. It is refused when more than max_buffered bytes are queued
+ *   already: a peer that stopped reading gets close 1008 instead of unbounded memory, while one
+ *   message larger than the cap still goes to a peer that reads. The span and batch paths take no
+ *   lock, so they look at the atomic `full` instead; what they accepted is never refused later.
+ *   Once the queue passed the cap (or refused a write), the drain callback runs when it falls
+ *   below half of it.
  * In blocking mode (a thread per connection) the same holds: the connection's thread polls its
  * socket, and a write that has to queue wakes it so that it flushes when the socket is writable. */
 #include "conn/conn.h"
@@ -124,17 +130,37 @@ static bool queue_append(wsc_conn *c, const struct iovec *v, int k, size_t total
     return true;
 }
 
-int wsc__conn_out_locked(wsc_conn *c, bool with_span, const struct iovec *iov, int n, bool force,
+/* Caller holds the lock: the queue's length changed. Publishes whether it is over the cap, and owes
+   the drain callback when it is. */
+static void queue_changed(wsc_conn *c)
+{
+    bool over = c->out_len - c->out_off > c->w->ctx->max_buffered;
+    if (over)
+        c->wflags |= WSC__WF_DRAIN;
+    if (atomic_load_explicit(&c->full, memory_order_relaxed) != over)
+        atomic_store_explicit(&c->full, over, memory_order_relaxed);
+}
+
+int wsc__conn_out_locked(wsc_conn *c, bool with_span, const struct iovec *iov, int n, int accepted,
                          bool *overflow)
 {
     struct iovec v[IOV_MAX_LOCAL];
     int k = 0;
-    size_t total = 0, span = 0, sent = 0;
-    const wsc__ctx *x = c->w->ctx;
+    size_t total = 0, fresh = 0, sent = 0;
 
+    for (int i = accepted; i < n; i++)
+        fresh += iov[i].iov_len;
+    if (fresh && c->out_len - c->out_off > c->w->ctx->max_buffered) {
+        /* Refused whole: what was accepted before still goes, in its order. */
+        c->wflags |= WSC__WF_DRAIN;
+        if (overflow)
+            *overflow = true;
+        int rc = wsc__conn_out_locked(c, with_span, iov, accepted, accepted, NULL);
+        return rc ? rc : WSC_EFULL;
+    }
     if (with_span && c->span_len) {
         v[k].iov_base = c->w->obuf + c->span_off;
-        v[k++].iov_len = span = c->span_len;
+        v[k++].iov_len = c->span_len;
         c->span_len = 0;
     }
     for (int i = 0; i < n && k < IOV_MAX_LOCAL; i++)
@@ -158,14 +184,6 @@ int wsc__conn_out_locked(wsc_conn *c, bool with_span, const struct iovec *iov, i
             after_drain(c);
             return 0;
         }
-    } else if (!force && queued + total - span > x->max_buffered) {
-        /* A frame not started yet is refused rather than queued past the cap; the span's frames
-           were accepted earlier and keep their place. */
-        if (span && !queue_append(c, v, 1, span, 0))
-            c->wflags |= WSC__WF_BROKEN;
-        if (overflow)
-            *overflow = true;
-        return WSC_EFULL;
     }
     /* What the socket did not take keeps its order in the queue (a partly sent frame must be
        completed before anything else). */
@@ -177,11 +195,7 @@ int wsc__conn_out_locked(wsc_conn *c, bool with_span, const struct iovec *iov, i
        Under the lock, so the descriptor is still open (the thread closes it after CLOSED). */
     if (queued == 0 && c->w->blocking && c->w->wake_fd >= 0)
         wsc__wakefd_signal(c->w->wake_fd);
-    if (!force && c->out_len - c->out_off > x->max_buffered) {
-        if (overflow)
-            *overflow = true;
-        return WSC_EFULL;
-    }
+    queue_changed(c);
     return 0;
 }
 
@@ -209,7 +223,7 @@ static void overflow_locked(wsc_conn *c)
     atomic_store_explicit(&c->wstate, WSC__W_CLOSING, memory_order_release);
     if (c->w->blocking && c->w->wake_fd >= 0)
         wsc__wakefd_signal(c->w->wake_fd);
-    wsc__conn_out_locked(c, false, &v, 1, true, NULL);
+    wsc__conn_out_locked(c, false, &v, 1, 1, NULL);
 }
 
 static void after_close(wsc_conn *c)
@@ -243,7 +257,6 @@ static bool flush_span_whole(wsc_conn *c)
 
 void wsc__conn_flush_span(wsc_conn *c)
 {
-    bool ovf = false;
     if (!c->span_len)
         return;
     wsc__lock_acquire(&c->lock);
@@ -251,15 +264,12 @@ void wsc__conn_flush_span(wsc_conn *c)
         wsc__lock_release(&c->lock);
         return;
     }
+    /* The span's frames were accepted when they were written: they go, whatever the queue. */
     if (atomic_load_explicit(&c->wstate, memory_order_relaxed) == WSC__W_OPEN)
-        wsc__conn_out_locked(c, true, NULL, 0, false, &ovf);
+        wsc__conn_out_locked(c, true, NULL, 0, 0, NULL);
     else
         c->span_len = 0; /* a close frame went out from another thread: nothing may follow it */
-    if (ovf)
-        overflow_locked(c);
     wsc__lock_release(&c->lock);
-    if (ovf)
-        after_close(c);
 }
 
 void wsc__wctx_flush(wsc__wctx *w)
@@ -372,12 +382,13 @@ static int send_locked(wsc_conn *c, bool mine, const uint8_t *hdr, size_t hl, co
     bool ovf = false, batch = tl_batch.c == c && tl_batch.len;
     if (batch)
         iov[n++] = (struct iovec){tl_batch.buf, tl_batch.len};
+    int accepted = n; /* this thread's batch was accepted write by write */
     iov[n++] = (struct iovec){(void *)hdr, hl};
     iov[n++] = (struct iovec){(void *)data, len};
     wsc__lock_acquire(&c->lock);
     int rc = WSC_ECLOSED;
     if (atomic_load_explicit(&c->wstate, memory_order_relaxed) == WSC__W_OPEN)
-        rc = wsc__conn_out_locked(c, mine, iov, n, false, &ovf);
+        rc = wsc__conn_out_locked(c, mine, iov, n, accepted, &ovf);
     if (ovf)
         overflow_locked(c);
     wsc__lock_release(&c->lock);
@@ -389,10 +400,12 @@ static int send_locked(wsc_conn *c, bool mine, const uint8_t *hdr, size_t hl, co
 }
 
 /* True when n bytes written by this thread go into the connection's span: the loop's own thread,
-   after the handshake, and a frame small enough to copy. */
+   after the handshake, a frame small enough to copy, and a queue within max_buffered (else the
+   locked path decides). */
 static inline bool goes_to_span(const wsc_conn *c, size_t n)
 {
-    return n <= WSC__SPAN_FRAME_MAX && on_loop(c) && c->state != WSC__ST_HS;
+    return n <= WSC__SPAN_FRAME_MAX && on_loop(c) && c->state != WSC__ST_HS &&
+           !atomic_load_explicit(&c->full, memory_order_relaxed);
 }
 
 static int write_bytes(wsc_conn *c, const uint8_t *hdr, size_t hl, const void *data, size_t len)
@@ -402,7 +415,8 @@ static int write_bytes(wsc_conn *c, const uint8_t *hdr, size_t hl, const void *d
     if (goes_to_span(c, hl + len))
         return span_append(c, hdr, hl, data, len);
     bool mine = on_loop(c);
-    if (tl_batch.c == c && hl + len <= WSC__SPAN_FRAME_MAX) {
+    if (tl_batch.c == c && hl + len <= WSC__SPAN_FRAME_MAX &&
+        !atomic_load_explicit(&c->full, memory_order_relaxed)) {
         if (BATCH_CAP - tl_batch.len < hl + len)
             send_locked(c, false, NULL, 0, NULL, 0);
         if (hl)
@@ -445,7 +459,7 @@ int wsc__conn_send_raw(wsc_conn *c, const void *data, size_t len)
     wsc__lock_acquire(&c->lock);
     int rc = WSC_ECLOSED;
     if (atomic_load_explicit(&c->wstate, memory_order_relaxed) == WSC__W_OPEN)
-        rc = wsc__conn_out_locked(c, on_loop(c), &v, 1, true, NULL);
+        rc = wsc__conn_out_locked(c, on_loop(c), &v, 1, 1, NULL);
     wsc__lock_release(&c->lock);
     return rc;
 }
@@ -460,6 +474,7 @@ void wsc__conn_shut_if_drained(wsc_conn *c)
 
 void wsc__conn_on_writable(wsc_conn *c)
 {
+    bool drained = false;
     wsc__lock_acquire(&c->lock);
     size_t queued = c->out_len - c->out_off;
     if (queued) {
@@ -473,8 +488,15 @@ void wsc__conn_on_writable(wsc_conn *c)
                 wsc__buffers_put(c->w->ctx->bufs, &c->out);
             after_drain(c);
         }
+        queue_changed(c);
+        if ((c->wflags & WSC__WF_DRAIN) && c->out_len - c->out_off < c->w->ctx->max_buffered / 2) {
+            c->wflags &= (uint8_t)~WSC__WF_DRAIN;
+            drained = atomic_load_explicit(&c->wstate, memory_order_relaxed) == WSC__W_OPEN;
+        }
     }
     wsc__lock_release(&c->lock);
+    if (drained && c->w->ctx->h.drain)
+        wsc__conn_drain_due(c);
     wsc__conn_check_done(c);
 }
 
@@ -496,7 +518,7 @@ bool wsc__conn_send_close(wsc_conn *c, unsigned code, const char *reason, size_t
     /* Writes this thread made before the close (a span, a batch) go out first. */
     struct iovec iov[2] = {{tl_batch.buf, tl_batch.len}, v};
     bool batch = tl_batch.c == c && tl_batch.len;
-    wsc__conn_out_locked(c, on_loop(c), batch ? iov : iov + 1, batch ? 2 : 1, true, NULL);
+    wsc__conn_out_locked(c, on_loop(c), batch ? iov : iov + 1, batch ? 2 : 1, batch ? 2 : 1, NULL);
     wsc__lock_release(&c->lock);
     if (batch)
         tl_batch.len = 0;

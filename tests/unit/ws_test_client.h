@@ -117,8 +117,10 @@ static inline void wt_init(wt_client *c)
     c->mask_state = 0x9e3779b9u;
 }
 
-/* Connects to 127.0.0.1:port (blocking connect, then non-blocking with TCP_NODELAY). 0 or -1. */
-static inline int wt_connect(wt_client *c, int port)
+/* Connects to 127.0.0.1:port (blocking connect, then non-blocking with TCP_NODELAY). rcvbuf > 0
+ * fixes the receive buffer (no autotuning): a peer that does not read then holds at most that much
+ * of what the server sends. 0 or -1. */
+static inline int wt_connect_rcvbuf(wt_client *c, int port, int rcvbuf)
 {
     struct sockaddr_in sa;
     int one = 1;
@@ -127,6 +129,8 @@ static inline int wt_connect(wt_client *c, int port)
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (c->fd < 0)
         return -1;
+    if (rcvbuf > 0)
+        setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)port);
@@ -139,6 +143,11 @@ static inline int wt_connect(wt_client *c, int port)
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
     return 0;
+}
+
+static inline int wt_connect(wt_client *c, int port)
+{
+    return wt_connect_rcvbuf(c, port, 0);
 }
 
 static inline void wt_close(wt_client *c)
