@@ -379,9 +379,14 @@ WSC_API bool wsc_handshake_header_next(const wsc_handshake *hs, size_t *iter, ws
                                        wsc_str *value);
 /* The peer's address (for a unix socket: family AF_UNIX). */
 WSC_API const struct sockaddr *wsc_handshake_address(const wsc_handshake *hs, socklen_t *len);
-/* Adds a header to the 101 response (a subprotocol, a cookie). name and
- * value are copied. Returns WSC_EFULL beyond handshake.max_res_headers,
- * WSC_EINVAL for an empty name or CR/LF/NUL in either. */
+/* Adds a header to the response (a subprotocol, a cookie; WWW-Authenticate
+ * when init then rejects with 401): the 101, or the error response when init
+ * returns a status (which leaves out Content-Type and Sec-WebSocket-Version,
+ * its own). name and value are copied. Returns WSC_EFULL beyond
+ * handshake.max_res_headers, WSC_EINVAL for a name that is not an HTTP token
+ * (RFC 9110 5.6.2), a value with a control byte other than HTAB (CR, LF, ...)
+ * or DEL, or a header the server sets itself: Upgrade, Connection,
+ * Sec-WebSocket-Accept, Content-Length, Transfer-Encoding. */
 WSC_API int wsc_handshake_add_response_header(wsc_handshake *hs, const char *name,
                                               const char *value);
 

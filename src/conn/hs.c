@@ -105,19 +105,19 @@ void wsc__hs_release(wsc__hs_pool *p, wsc_handshake *hs)
         free(hs);
 }
 
-typedef int (*build_fn)(char *out, size_t cap, size_t *out_len, const void *arg);
-
-/* Builders report the size they need on ENOSPC: try a stack-sized guess, then exactly that. */
-static char *build(const wsc_handshake *hs, int status, size_t *len)
+/* Builders report the size they need on ENOSPC: try a stack-sized guess, then exactly that.
+ * status 0 builds the 101 with extra[0..n); else the error response. */
+static char *build(const wsc_handshake *hs, int status, const wsc__hs_header *extra, size_t n,
+                   size_t *len)
 {
     size_t cap = 256, need = 0;
     for (int attempt = 0; attempt < 2; attempt++) {
         char *out = malloc(cap);
         if (!out)
             return NULL;
-        int rc = status ? wsc__http_response_error(out, cap, &need, status, NULL, NULL, 0)
+        int rc = status ? wsc__http_response_error(out, cap, &need, status, NULL, extra, n)
                         : wsc__http_response_101(out, cap, &need, hs->req.key, hs->req.key_len,
-                                                 hs->res, hs->nres);
+                                                 extra, n);
         if (rc == 0) {
             *len = need;
             return out;
@@ -132,12 +132,32 @@ static char *build(const wsc_handshake *hs, int status, size_t *len)
 
 char *wsc__hs_response_101(const wsc_handshake *hs, size_t *len)
 {
-    return build(hs, 0, len);
+    return build(hs, 0, hs->res, hs->nres, len);
 }
 
 char *wsc__hs_response_error(int status, size_t *len)
 {
-    return build(NULL, status, len);
+    return build(NULL, status, NULL, 0, len);
+}
+
+char *wsc__hs_response_error_with(const wsc_handshake *hs, int status, size_t *len)
+{
+    size_t n = 0;
+    wsc__hs_header *keep = NULL;
+    char *out;
+
+    if (hs && hs->nres) {
+        /* Every header passed the 101's rules when added; an error response sets a few more
+           itself, and those of the application would contradict them: leave them out. */
+        if (!(keep = malloc(hs->nres * sizeof *keep)))
+            return NULL;
+        for (size_t i = 0; i < hs->nres; i++)
+            if (wsc__http_response_header_ok(&hs->res[i], status))
+                keep[n++] = hs->res[i];
+    }
+    out = build(hs, status, keep, n, len);
+    free(keep);
+    return out;
 }
 
 /* ---- public accessors (valid during init only) ---- */
@@ -246,21 +266,15 @@ const struct sockaddr *wsc_handshake_address(const wsc_handshake *hs, socklen_t 
     return (const struct sockaddr *)&hs->addr;
 }
 
-static bool clean(const char *s)
-{
-    for (; *s; s++)
-        if (*s == '\r' || *s == '\n')
-            return false;
-    return true;
-}
-
 int wsc_handshake_add_response_header(wsc_handshake *hs, const char *name, const char *value)
 {
-    if (!hs || !name || !value || !*name || !clean(name) || !clean(value) || strchr(name, ':'))
+    if (!hs || !name || !value)
         return WSC_EINVAL;
-    for (const char *p = name; *p; p++)
-        if ((unsigned char)*p <= ' ' || *p == 0x7f)
-            return WSC_EINVAL;
+    /* Checked here, where init can see the error, rather than by the builder, which would turn
+       a bad header into a 500 the application never hears of. */
+    wsc__hs_header h = {name, strlen(name), value, strlen(value)};
+    if (!wsc__http_response_header_ok(&h, 101))
+        return WSC_EINVAL;
     if (hs->nres >= hs->max_res)
         return WSC_EFULL;
     char *n = strdup(name), *v = strdup(value);
@@ -269,6 +283,6 @@ int wsc_handshake_add_response_header(wsc_handshake *hs, const char *name, const
         free(v);
         return WSC_ENOMEM;
     }
-    hs->res[hs->nres++] = (wsc__hs_header){n, strlen(n), v, strlen(v)};
+    hs->res[hs->nres++] = (wsc__hs_header){n, h.name_len, v, h.value_len};
     return 0;
 }

@@ -48,5 +48,10 @@ void wsc__hs_scratch_free(wsc_handshake *hs);
 char *wsc__hs_response_101(const wsc_handshake *hs, size_t *len);
 /* Builds an error response for status (400..599). Returns a heap buffer or NULL. */
 char *wsc__hs_response_error(int status, size_t *len);
+/* The same, for a request init refused: it also carries the headers init added with
+ * wsc_handshake_add_response_header (a WWW-Authenticate for a 401, a Retry-After for a 503), all
+ * but those the error response sets itself (Content-Type, Sec-WebSocket-Version). hs NULL: none.
+ * Returns a heap buffer (*len bytes) or NULL when out of memory or status is outside 200..599. */
+char *wsc__hs_response_error_with(const wsc_handshake *hs, int status, size_t *len);
 
 #endif

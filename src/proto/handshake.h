@@ -218,6 +218,13 @@ int wsc__http_response_101(char *out, size_t cap, size_t *out_len, const char *k
 int wsc__http_response_error(char *out, size_t cap, size_t *out_len, int status,
                              const char *body, const wsc__hs_header *extra, size_t n_extra);
 
+/* True if the application's header h may go into the response with status:
+ * 101 for wsc__http_response_101, else wsc__http_response_error. The name must
+ * be an RFC 9110 token, the value free of controls but HTAB and of DEL, and
+ * the name none that response sets or forbids itself (listed above). The one
+ * rule both builders apply to extra headers. */
+bool wsc__http_response_header_ok(const wsc__hs_header *h, int status);
+
 /* Reason phrase for status ("Bad Request"...), "Error" when unknown. */
 const char *wsc__http_reason(int status);
 

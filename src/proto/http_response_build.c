@@ -36,21 +36,32 @@ const char *wsc__http_reason(int status)
 /* Extra headers come from the application: a CR or LF in them would let a
  * value smuggle a header or end the head early (response splitting), and a
  * header we already send would contradict ours. */
-static bool extras_ok(const wsc__hs_header *extra, size_t n, const char *const *ours)
+bool wsc__http_response_header_ok(const wsc__hs_header *h, int status)
 {
-    for (size_t i = 0; i < n; i++) {
-        const wsc__hs_header *h = &extra[i];
-        if (!h->name || h->name_len == 0 || (!h->value && h->value_len))
+    static const char *const ours_101[] = {"upgrade", "connection", "sec-websocket-accept",
+                                           "content-length", "transfer-encoding", NULL};
+    static const char *const ours_error[] = {"connection", "content-length", "content-type",
+                                             "transfer-encoding", "sec-websocket-version", NULL};
+    const char *const *ours = status == 101 ? ours_101 : ours_error;
+
+    if (!h->name || h->name_len == 0 || (!h->value && h->value_len))
+        return false;
+    for (size_t k = 0; k < h->name_len; k++)
+        if (!wsc__http_tchar((unsigned char)h->name[k]))
             return false;
-        for (size_t k = 0; k < h->name_len; k++)
-            if (!wsc__http_tchar((unsigned char)h->name[k]))
-                return false;
-        if (!wsc__http_value_ok(h->value, h->value_len))
+    if (!wsc__http_value_ok(h->value, h->value_len))
+        return false;
+    for (size_t k = 0; ours[k]; k++)
+        if (wsc__http_ieq(h->name, h->name_len, ours[k]))
             return false;
-        for (size_t k = 0; ours[k]; k++)
-            if (wsc__http_ieq(h->name, h->name_len, ours[k]))
-                return false;
-    }
+    return true;
+}
+
+static bool extras_ok(const wsc__hs_header *extra, size_t n, int status)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!wsc__http_response_header_ok(&extra[i], status))
+            return false;
     return true;
 }
 
@@ -67,13 +78,11 @@ static void put_extras(wsc__http_out *o, const wsc__hs_header *extra, size_t n)
 int wsc__http_response_101(char *out, size_t cap, size_t *out_len, const char *key,
                            size_t key_len, const wsc__hs_header *extra, size_t n_extra)
 {
-    static const char *const ours[] = {"upgrade", "connection", "sec-websocket-accept",
-                                       "content-length", "transfer-encoding", NULL};
     wsc__http_out o = {out, out ? cap : 0, 0};
     char accept[WSC__HS_ACCEPT_LEN + 1];
 
     *out_len = 0;
-    if (!key || (n_extra && !extra) || !extras_ok(extra, n_extra, ours))
+    if (!key || (n_extra && !extra) || !extras_ok(extra, n_extra, 101))
         return WSC__HS_EINVAL;
     if (!wsc__accept_key(key, key_len, accept))
         return WSC__HS_ECRYPTO;
@@ -91,14 +100,12 @@ int wsc__http_response_101(char *out, size_t cap, size_t *out_len, const char *k
 int wsc__http_response_error(char *out, size_t cap, size_t *out_len, int status,
                              const char *body, const wsc__hs_header *extra, size_t n_extra)
 {
-    static const char *const ours[] = {"connection", "content-length", "content-type",
-                                       "transfer-encoding", "sec-websocket-version", NULL};
     wsc__http_out o = {out, out ? cap : 0, 0};
     const char *reason = wsc__http_reason(status);
     size_t body_len;
 
     *out_len = 0;
-    if (status < 200 || status > 599 || (n_extra && !extra) || !extras_ok(extra, n_extra, ours))
+    if (status < 200 || status > 599 || (n_extra && !extra) || !extras_ok(extra, n_extra, status))
         return WSC__HS_EINVAL;
     if (!body)
         body = reason;

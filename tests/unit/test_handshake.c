@@ -804,6 +804,46 @@ TEST(response_101_rejects_bad_extra_headers)
     CHECK(memmem(out, n, "\r\nSet-Cookie: a=b; Path=/\r\nX-Empty: \r\n\r\n", 40) != NULL);
 }
 
+/* The one rule both builders apply, which wsc_handshake_add_response_header applies when a header
+ * is added (with 101) so that init hears of a bad one instead of the client getting a 500. */
+TEST(response_header_rule)
+{
+    static const struct {
+        wsc__hs_header h;
+        bool in_101, in_error;
+    } t[] = {
+        {{"Set-Cookie", 10, "a=b", 3}, true, true},
+        {{"WWW-Authenticate", 16, "Basic realm=\"x\"", 15}, true, true},
+        {{"X-Tab", 5, "a\tb", 3}, true, true},
+        {{"X-Obs", 5, "caf\xc3\xa9", 5}, true, true},
+        {{"X-Empty", 7, "", 0}, true, true},
+        {{"Content-Type", 12, "text/html", 9}, true, false},
+        {{"sec-websocket-version", 21, "13", 2}, true, false},
+        {{"Upgrade", 7, "websocket", 9}, false, true},
+        {{"Sec-WebSocket-Accept", 20, "x", 1}, false, true},
+        {{"Connection", 10, "close", 5}, false, false},
+        {{"Content-Length", 14, "0", 1}, false, false},
+        {{"Transfer-Encoding", 17, "chunked", 7}, false, false},
+        {{"X(Y)", 4, "v", 1}, false, false},
+        {{"X Y", 3, "v", 1}, false, false},
+        {{"", 0, "v", 1}, false, false},
+        {{NULL, 0, "v", 1}, false, false},
+        {{"X", 1, NULL, 1}, false, false},
+        {{"X", 1, "a\rb", 3}, false, false},
+        {{"X", 1, "a\x00" "b", 3}, false, false},
+        {{"X", 1, "a\x1f", 2}, false, false},
+        {{"X", 1, "a\x7f", 2}, false, false},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        if (wsc__http_response_header_ok(&t[i].h, 101) != t[i].in_101 ||
+            wsc__http_response_header_ok(&t[i].h, 401) != t[i].in_error)
+            fprintf(stderr, "  case %zu\n", i);
+        CHECK_EQ_INT(wsc__http_response_header_ok(&t[i].h, 101), t[i].in_101);
+        CHECK_EQ_INT(wsc__http_response_header_ok(&t[i].h, 401), t[i].in_error);
+        CHECK_EQ_INT(wsc__http_response_header_ok(&t[i].h, 426), t[i].in_error);
+    }
+}
+
 static bool has(const char *out, size_t n, const char *s)
 {
     return memmem(out, n, s, strlen(s)) != NULL;

@@ -1,5 +1,6 @@
 /* The server's handshake object as init sees it, without sockets: the accessors over a parsed
- * request (absolute-form targets, query parameters). */
+ * request (absolute-form targets, query parameters), the response headers init adds (checked when
+ * added, so the 101 never fails on them) and the error response that carries them. */
 #include "../test.h"
 
 #include "conn/hs.h"
@@ -53,6 +54,11 @@ static bool str_is(wsc_str s, const char *want)
     return s.ptr && s.len == strlen(want) && memcmp(s.ptr, want, s.len) == 0;
 }
 
+static bool has(const char *out, size_t n, const char *s)
+{
+    return memmem(out, n, s, strlen(s)) != NULL;
+}
+
 TEST(accessors_of_absolute_form)
 {
     wsc__hs_pool *p = wsc__hs_pool_new(1, MAX_SIZE, 4, MAX_RES);
@@ -104,5 +110,119 @@ TEST(query_param_refuses_nul)
     EXPECT_EQ_INT(buf[0], 'Z');
     EXPECT_EQ_INT(wsc_handshake_query_param(hs, "u", buf, sizeof buf), 2);
     EXPECT_EQ_STR(buf, "ok");
+    fixture_close(&f);
+}
+
+TEST(add_response_header_checks_name_and_value)
+{
+    fixture f;
+    CHECK(fixture_open(&f, "GET / HTTP/1.1\r\n"));
+    wsc_handshake *hs = f.hs;
+    static const char *bad_names[] = {
+        "X(Y)", "X Y", "X:Y", "", "Bad\r\nName", "X\tY", "X,Y", "X\"Y", "X/Y", "X@Y", "X{Y}",
+        "caf\xc3\xa9", "X\x7f", "[X]",
+        /* set by the server itself: the 101 would contradict them */
+        "Upgrade", "connection", "Sec-WebSocket-Accept", "CONTENT-LENGTH", "Transfer-Encoding",
+    };
+    for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++) {
+        if (wsc_handshake_add_response_header(hs, bad_names[i], "v") != WSC_EINVAL)
+            fprintf(stderr, "  name accepted: '%s'\n", bad_names[i]);
+        EXPECT_EQ_INT(wsc_handshake_add_response_header(hs, bad_names[i], "v"), WSC_EINVAL);
+    }
+    static const char *bad_values[] = {"a\rb", "a\nb", "a\r\nSet-Cookie: x=1", "\x01", "a\x1f",
+                                       "a\x7f", "\x1b[31m"};
+    for (size_t i = 0; i < sizeof bad_values / sizeof bad_values[0]; i++)
+        EXPECT_EQ_INT(wsc_handshake_add_response_header(hs, "X-V", bad_values[i]), WSC_EINVAL);
+    EXPECT_EQ_INT(wsc_handshake_add_response_header(NULL, "X", "v"), WSC_EINVAL);
+    EXPECT_EQ_INT(wsc_handshake_add_response_header(hs, NULL, "v"), WSC_EINVAL);
+    EXPECT_EQ_INT(wsc_handshake_add_response_header(hs, "X", NULL), WSC_EINVAL);
+    EXPECT_EQ_INT(hs->nres, 0); /* refusals take no slot */
+
+    /* Every tchar; HTAB, SP, obs-text and an empty value are fine. */
+    EXPECT_EQ_INT(wsc_handshake_add_response_header(hs, "!#$%&'*+-.^_`|~09azAZ", "a\tb c"), 0);
+    EXPECT_EQ_INT(wsc_handshake_add_response_header(hs, "X-Obs", "caf\xc3\xa9"), 0);
+    EXPECT_EQ_INT(wsc_handshake_add_response_header(hs, "X-Empty", ""), 0);
+    EXPECT_EQ_INT(wsc_handshake_add_response_header(hs, "Sec-WebSocket-Protocol", "chat"), 0);
+    /* What was accepted always builds: no 500 for a header init was told is fine. */
+    size_t n = 0;
+    char *out = wsc__hs_response_101(hs, &n);
+    CHECK(out);
+    EXPECT(has(out, n, "HTTP/1.1 101 Switching Protocols\r\n"));
+    EXPECT(has(out, n, "\r\n!#$%&'*+-.^_`|~09azAZ: a\tb c\r\n"));
+    EXPECT(has(out, n, "\r\nSec-WebSocket-Protocol: chat\r\n"));
+    free(out);
+
+    for (size_t i = hs->nres; i < MAX_RES; i++)
+        EXPECT_EQ_INT(wsc_handshake_add_response_header(hs, "X-Fill", "1"), 0);
+    EXPECT_EQ_INT(wsc_handshake_add_response_header(hs, "X-One-More", "1"), WSC_EFULL);
+    fixture_close(&f);
+}
+
+TEST(error_response_carries_added_headers)
+{
+    fixture f;
+    CHECK(fixture_open(&f, "GET /private HTTP/1.1\r\n"));
+    wsc_handshake *hs = f.hs;
+    size_t n = 0;
+
+    /* Nothing added: the same bytes as the plain error response. */
+    char *plain = wsc__hs_response_error(401, &n);
+    CHECK(plain);
+    size_t pn = n;
+    char *with = wsc__hs_response_error_with(hs, 401, &n);
+    CHECK(with);
+    EXPECT(n == pn && memcmp(with, plain, n) == 0);
+    free(with);
+    with = wsc__hs_response_error_with(NULL, 401, &n);
+    CHECK(with);
+    EXPECT(n == pn && memcmp(with, plain, n) == 0);
+    free(with);
+    free(plain);
+
+    EXPECT_EQ_INT(wsc_handshake_add_response_header(hs, "WWW-Authenticate", "Basic realm=\"x\""), 0);
+    EXPECT_EQ_INT(wsc_handshake_add_response_header(hs, "Retry-After", "5"), 0);
+    /* Fine on a 101, but an error response sets these itself: left out there, not a failure. */
+    EXPECT_EQ_INT(wsc_handshake_add_response_header(hs, "Content-Type", "text/html"), 0);
+    EXPECT_EQ_INT(wsc_handshake_add_response_header(hs, "Sec-WebSocket-Version", "8"), 0);
+
+    with = wsc__hs_response_error_with(hs, 401, &n);
+    CHECK(with);
+    EXPECT(has(with, n, "HTTP/1.1 401 Unauthorized\r\n"));
+    EXPECT(has(with, n, "\r\nWWW-Authenticate: Basic realm=\"x\"\r\n"));
+    EXPECT(has(with, n, "\r\nRetry-After: 5\r\n"));
+    EXPECT(has(with, n, "\r\nContent-Type: text/plain"));
+    EXPECT(!has(with, n, "text/html"));
+    EXPECT(!has(with, n, "Sec-WebSocket-Version"));
+    EXPECT(has(with, n, "\r\nConnection: close\r\n"));
+    EXPECT(n > 4 && memcmp(with + n - 12, "Unauthorized", 12) == 0);
+    /* It is one valid HTTP head: the client's parser reads it as a status. */
+    wsc__http_response r;
+    CHECK(wsc__http_response_init(&r, 0, "dGhlIHNhbXBsZSBub25jZQ=="));
+    EXPECT_EQ_INT(wsc__http_response_parse(&r, with, n), WSC__HS_ERROR);
+    EXPECT_EQ_INT(r.err, WSC__HS_E_STATUS);
+    EXPECT_EQ_INT(r.status, 401);
+    free(with);
+
+    /* 426 names version 13, never the application's. */
+    with = wsc__hs_response_error_with(hs, 426, &n);
+    CHECK(with);
+    EXPECT(has(with, n, "\r\nSec-WebSocket-Version: 13\r\n"));
+    EXPECT(!has(with, n, "Sec-WebSocket-Version: 8"));
+    EXPECT(has(with, n, "\r\nRetry-After: 5\r\n"));
+    free(with);
+
+    /* Larger than the builder's first guess: still whole. */
+    char big[600];
+    memset(big, 'b', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    EXPECT_EQ_INT(wsc_handshake_add_response_header(hs, "X-Big", big), 0);
+    with = wsc__hs_response_error_with(hs, 503, &n);
+    CHECK(with);
+    EXPECT(n > sizeof big && has(with, n, big));
+    EXPECT(has(with, n, "HTTP/1.1 503 Service Unavailable\r\n"));
+    free(with);
+
+    EXPECT(wsc__hs_response_error_with(hs, 600, &n) == NULL);
+    EXPECT(wsc__hs_response_error_with(hs, 101, &n) == NULL);
     fixture_close(&f);
 }

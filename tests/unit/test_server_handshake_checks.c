@@ -1,10 +1,12 @@
 /* The request checks of the server over real sockets: an absolute-form request line names the host
  * the application sees (RFC 9112 3.2.2) and only ws/wss/http/https targets are accepted; a Host
- * that is empty or not host[:port] is a 400. */
+ * that is empty or not host[:port] is a 400; a response header init adds is checked when added, so
+ * a bad one is an error init sees instead of a 500 the client gets. */
 #include "../test.h"
 #include "ws_test_client.h"
 
 static char seen_host[64], seen_url[64], seen_path[64], seen_query[64];
+static int bad_name_rc, bad_value_rc, ok_rc;
 static atomic_int inits;
 
 /* Keeps a wsc_str that is valid during init only (cut to the array's size). */
@@ -21,6 +23,9 @@ static int init(wsc_handshake *hs, wsc_conn *conn, void *app, void **user)
     KEEP(seen_url, wsc_handshake_url(hs));
     KEEP(seen_path, wsc_handshake_path(hs));
     KEEP(seen_query, wsc_handshake_query(hs));
+    bad_name_rc = wsc_handshake_add_response_header(hs, "X(Y)", "v");
+    bad_value_rc = wsc_handshake_add_response_header(hs, "X-Split", "a\r\nSet-Cookie: s=1");
+    ok_rc = wsc_handshake_add_response_header(hs, "X-Ok", "1");
     atomic_fetch_add(&inits, 1);
     return 0;
 }
@@ -98,6 +103,28 @@ TEST(absolute_form_and_host_checks)
             EXPECT_EQ_INT(st, 400);
         }
         EXPECT_EQ_INT(atomic_load(&inits), before);
+        EXPECT(wt_server_stop(&s, 10000));
+    }
+}
+
+TEST(bad_response_header_is_refused_to_init_not_a_500)
+{
+    for (int mode = 0; mode < WT_MODES && TEST_OK(); mode++) {
+        wsc_server_config cfg;
+        wt_server s;
+        wt_client c;
+        char head[2048];
+        wt_config(&cfg, (wt_mode)mode);
+        cfg.handshake.max_res_headers = 4;
+        CHECK(wt_server_start(&s, &handler, &cfg, NULL));
+        CHECK(wt_connect(&c, s.port) == 0);
+        EXPECT_EQ_INT(wt_handshake_ex(&c, "/", NULL, 5000, head, sizeof head), 101);
+        EXPECT_EQ_INT(bad_name_rc, WSC_EINVAL);
+        EXPECT_EQ_INT(bad_value_rc, WSC_EINVAL);
+        EXPECT_EQ_INT(ok_rc, 0);
+        EXPECT(wt_head_has(head, "X-Ok", "1"));
+        EXPECT(strstr(head, "X(Y)") == NULL && strstr(head, "Set-Cookie") == NULL);
+        wt_close(&c);
         EXPECT(wt_server_stop(&s, 10000));
     }
 }
