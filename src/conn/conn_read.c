@@ -32,6 +32,10 @@ enum {
     MSG_AHEAD_FACTOR = 8,  /* ...or this many times what arrived */
 };
 
+/* JOB_INIT's job_code: init accepted the connection but no 101 could follow (out of memory), so
+   the close callback is owed although the request is answered with an error. */
+enum { INIT_CLOSE_OWED = 0x8000 };
+
 /* Where the bytes being parsed live. */
 enum { R_RBUF, R_IN, R_MSG };
 
@@ -147,6 +151,8 @@ static void after_job(wsc_conn *c)
             }
         } else {
             c->flags |= WSC__F_REJECTED;
+            if (c->job_code & INIT_CLOSE_OWED)
+                c->flags |= WSC__F_ACCEPTED; /* init saw the connection as its own */
             if (c->state == WSC__ST_HS) {
                 if (c->job_code == 1) {
                     wsc__conn_finish(c); /* WSC_REJECT_SILENT */
@@ -744,10 +750,11 @@ static void run_init(wsc_conn *c, const wsc__ctx *x)
     size_t n = 0;
     char *resp;
 
-    if (rc == 0) {
+    bool accepted = rc == 0;
+    if (accepted) {
         resp = wsc__hs_response_101(hs, &n);
         if (!resp) {
-            rc = 500;
+            rc = 500; /* out of memory: init accepted, so close is owed all the same */
         } else {
             wsc__conn_send_raw(c, resp, n);
             free(resp);
@@ -762,8 +769,9 @@ static void run_init(wsc_conn *c, const wsc__ctx *x)
         return;
     }
     int status = rc >= 400 && rc <= 599 ? rc : 400;
-    c->job_code = (uint16_t)status;
-    resp = wsc__hs_response_error(status, &n);
+    c->job_code = (uint16_t)(status | (accepted ? INIT_CLOSE_OWED : 0));
+    /* With what init added: a 401's WWW-Authenticate, a 503's Retry-After. */
+    resp = wsc__hs_response_error_with(hs, status, &n);
     if (resp) {
         wsc__conn_send_raw(c, resp, n);
         free(resp);
