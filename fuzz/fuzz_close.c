@@ -12,7 +12,7 @@
 
 static bool code_ok(unsigned c)
 {
-    return (c >= 1000 && c <= 1003) || (c >= 1007 && c <= 1011) || (c >= 3000 && c <= 4999);
+    return (c >= 1000 && c <= 1003) || (c >= 1007 && c <= 1014) || (c >= 3000 && c <= 4999);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
