@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 
 #include "conn/hs.h"
+#include "proto/assembler.h"
 #include "proto/close.h"
 #include "proto/close_handshake.h"
 #include "proto/frame.h"
@@ -164,10 +165,6 @@ static void after_job(wsc_conn *c)
             }
         }
         break;
-    case WSC__JOB_MSG:
-        if (c->job_data == c->msg.data)
-            c->msg_len = 0;
-        break;
     case WSC__JOB_CLOSE:
         c->state = WSC__ST_DONE;
         wsc__wctx_remove(c->w, c);
@@ -294,31 +291,36 @@ static void track_frame(wsc_conn *c, const wsc__event *ev, size_t used)
         c->frame_rest -= (uint32_t)ev->len;
 }
 
-/* Appends a chunk of a message that spans frames or reads. Only the connection's current owner
-   (the loop, or the pool thread running its callback) calls it. False when out of memory. */
-static bool append_chunk(wsc_conn *c, const wsc__event *ev, bool in_msg_tail)
+/* The message assembler's store (proto/assembler.h): the connection's message buffer. A chunk read
+   into the buffer's own tail (maybe behind a frame header) fits, at or before where it lies, and
+   the buffer must not move under it; otherwise the buffer grows as bytes arrive, never by what the
+   peer merely declares. */
+static uint8_t *msg_room(void *ctx, size_t have, size_t need, const uint8_t *chunk)
 {
-    wsc__owner_check(c);
-    if (!ev->len)
-        return true;
-    uint8_t *dst = c->msg.data ? c->msg.data + c->msg_len : NULL;
-    if (dst != ev->data) {
-        /* In the message's own tail the chunk fits (it was read there); elsewhere grow as the
-           bytes arrive, never by what the peer merely declares. */
-        if (!in_msg_tail && !msg_reserve(c, c->msg_len + ev->len))
-            return false;
-        memmove(c->msg.data + c->msg_len, ev->data, ev->len);
-    }
-    c->msg_len += ev->len;
-    return true;
+    wsc_conn *c = ctx;
+    (void)have;
+    if (!chunk || (c->msg.data && chunk >= c->msg.data && chunk < c->msg.data + c->msg.cap))
+        return c->msg.data;
+    return msg_reserve(c, need) ? c->msg.data : NULL;
 }
 
-static void msg_job(wsc_conn *c, unsigned opcode)
+/* Adds a chunk of a message that spans frames or reads to `msg`; a complete message becomes the
+   pending job. Only the connection's current owner (the loop, or the pool thread running its
+   callback) calls it. */
+static enum wsc__asm_result add_chunk(wsc_conn *c, const wsc__event *ev)
 {
-    c->job = WSC__JOB_MSG;
-    c->job_code = (uint16_t)opcode;
-    c->job_data = c->msg.data ? c->msg.data : empty_payload;
-    c->job_len = c->msg_len;
+    wsc__owner_check(c);
+    const wsc__asm_store store = {msg_room, c};
+    uint8_t *data;
+    size_t len;
+    enum wsc__asm_result r = wsc__asm_add(&c->msg_len, ev, &store, &data, &len);
+    if (r == WSC__ASM_DONE) {
+        c->job = WSC__JOB_MSG;
+        c->job_code = (uint16_t)ev->opcode;
+        c->job_data = data ? data : empty_payload;
+        c->job_len = len;
+    }
+    return r;
 }
 
 static int call_message(wsc_conn *c, const wsc__ctx *x, wsc_arena *arena, unsigned type,
@@ -364,13 +366,13 @@ static bool on_data(wsc_conn *c, const wsc__event *ev, size_t used, uint8_t *bas
         c->job_code = (uint16_t)ev->opcode;
         return job_in_place(c, WSC__JOB_MSG, ev->data, ev->len, base, pos, len, region);
     }
-    if (!append_chunk(c, ev, region == R_MSG)) {
+    enum wsc__asm_result r = add_chunk(c, ev);
+    if (r == WSC__ASM_NOMEM) {
         fail(c, WSC_CLOSE_INTERNAL);
         return false;
     }
-    if (!ev->last)
+    if (r == WSC__ASM_MORE)
         return true;
-    msg_job(c, ev->opcode);
     if (c->w->ctx->submit) {
         /* The message is in `msg`; what follows it in this region moves to `in`. */
         if (!keep_rest(c, base, *pos, len, region)) {
@@ -789,8 +791,6 @@ static void run_ahead(wsc_conn *c, wsc_arena *arena)
 {
     const wsc_handler *h = &c->w->ctx->h;
     for (int budget = RUN_AHEAD_MAX; budget > 0;) {
-        if (c->job == WSC__JOB_MSG && c->job_data == c->msg.data)
-            c->msg_len = 0; /* what the loop's after_job would do */
         c->job = WSC__JOB_NONE;
         if (atomic_load_explicit(&c->wstate, memory_order_acquire) != WSC__W_OPEN ||
             c->in_off == c->in_len)
@@ -809,14 +809,14 @@ static void run_ahead(wsc_conn *c, wsc_arena *arena)
                 c->job_data = ev.len ? ev.data : empty_payload;
                 c->job_len = ev.len;
             } else {
-                if (!append_chunk(c, &ev, false)) {
+                enum wsc__asm_result r = add_chunk(c, &ev);
+                if (r == WSC__ASM_NOMEM) {
                     c->job = WSC__JOB_FAIL;
                     c->job_code = WSC_CLOSE_INTERNAL;
                     return;
                 }
-                if (!ev.last)
+                if (r == WSC__ASM_MORE)
                     continue;
-                msg_job(c, ev.opcode);
             }
         } else if (ev.opcode == WSC__OP_PING) {
             if (!h->client_ping) {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "conn/conn.h"
+#include "proto/assembler.h"
 #include "proto/reader.h"
 
 enum { EXPECT_WAIT_MS = 2000, TEST_BUF = 4096 };
@@ -159,10 +160,27 @@ static int fill(wsc_test *t, int64_t deadline)
     }
 }
 
+/* The message assembler's store (proto/assembler.h): a heap buffer that doubles. */
+static uint8_t *msg_room(void *ctx, size_t have, size_t need, const uint8_t *chunk)
+{
+    wsc_test *t = ctx;
+    (void)have;
+    (void)chunk;
+    if (need > t->msg_cap) {
+        uint8_t *p = realloc(t->msg, need * 2);
+        if (!p)
+            return NULL;
+        t->msg = p;
+        t->msg_cap = need * 2;
+    }
+    return t->msg;
+}
+
 /* The next complete frame's message: type and payload (a data message may span frames). */
 static int next_message(wsc_test *t, unsigned *type, const uint8_t **data, size_t *len)
 {
     int64_t deadline = now_ms() + EXPECT_WAIT_MS;
+    const wsc__asm_store store = {msg_room, t};
     t->msg_len = 0;
     for (;;) {
         wsc__event ev;
@@ -185,21 +203,15 @@ static int next_message(wsc_test *t, unsigned *type, const uint8_t **data, size_
             *len = ev.len;
             return 0;
         }
-        if (t->msg_len + ev.len > t->msg_cap) {
-            size_t nc = (t->msg_len + ev.len) * 2;
-            uint8_t *p = realloc(t->msg, nc);
-            if (!p)
-                return WSC_ENOMEM;
-            t->msg = p;
-            t->msg_cap = nc;
-        }
-        if (ev.len)
-            memcpy(t->msg + t->msg_len, ev.data, ev.len);
-        t->msg_len += ev.len;
-        if (ev.last) {
+        uint8_t *msg;
+        switch (wsc__asm_add(&t->msg_len, &ev, &store, &msg, len)) {
+        case WSC__ASM_NOMEM:
+            return WSC_ENOMEM;
+        case WSC__ASM_MORE:
+            continue;
+        case WSC__ASM_DONE:
             *type = ev.opcode;
-            *data = t->msg;
-            *len = t->msg_len;
+            *data = msg ? msg : (const uint8_t *)"";
             return 0;
         }
     }

@@ -1,0 +1,41 @@
+/* Message assembly: the reader's DATA chunks become whole messages. One implementation, used by
+ * the server's connections, the client and the test helpers, and the one place where
+ * permessage-deflate will inflate.
+ *
+ * I/O-free and storage-free: the caller owns the buffer the message is assembled in and lends it
+ * through a wsc__asm_store; the assembler's own state is the byte count so far (the reader already
+ * knows the message's type). A message whole in one chunk is handed out where it lies; a chunk
+ * that was read right where it belongs in the buffer (after the bytes assembled so far) is not
+ * copied. */
+#ifndef WSC_PROTO_ASSEMBLER_H
+#define WSC_PROTO_ASSEMBLER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/reader.h"
+
+/* Where a message is assembled. room returns the buffer holding the `have` bytes assembled so far
+ * with space for at least `need` bytes in all (it may move them), or NULL when it cannot (out of
+ * memory, over the caller's limit). chunk is the chunk about to be appended (NULL when only the
+ * buffer is asked for): a store may start the message in place, around the first chunk. */
+typedef struct wsc__asm_store {
+    uint8_t *(*room)(void *ctx, size_t have, size_t need, const uint8_t *chunk);
+    void *ctx;
+} wsc__asm_store;
+
+enum wsc__asm_result {
+    WSC__ASM_MORE,  /* the message goes on in later chunks */
+    WSC__ASM_DONE,  /* the message is complete: *data, *len */
+    WSC__ASM_NOMEM  /* the store had no room: fail the connection (1011, or 1009 over a limit) */
+};
+
+/* Adds the chunk of a DATA event to the message whose first *have bytes were assembled so far (0
+ * between messages). On DONE, *data and *len are the whole message (data may be NULL for an empty
+ * one) and *have is 0 again; data stays valid until the store's buffer is reused or, for a
+ * message whole in one chunk, until the chunk's bytes are. Thread-safety: one thread per
+ * message. */
+enum wsc__asm_result wsc__asm_add(size_t *have, const wsc__event *ev, const wsc__asm_store *st,
+                                  uint8_t **data, size_t *len);
+
+#endif
