@@ -29,6 +29,18 @@ wsc_conn *wsc__conn_new(wsc__wctx *w, int fd, bool hs)
     return c;
 }
 
+/* epoll registers the open file description, not the descriptor: after a fork (system(),
+   popen()) the child shares it, close() in this process leaves it in the poller, and its next
+   event would carry a pointer to freed memory. Remove it first. */
+static void close_socket(const wsc__wctx *w, int fd)
+{
+    if (w->poll_fd >= 0) {
+        wsc__poller p = {.fd = w->poll_fd};
+        wsc__poller_del(&p, fd);
+    }
+    close(fd);
+}
+
 void wsc__conn_free(wsc_conn *c)
 {
     /* A finished connection holds nothing but its own memory, and may outlive its loop and its
@@ -42,7 +54,7 @@ void wsc__conn_free(wsc_conn *c)
             wsc__hs_release(c->w->ctx->hs_pool, c->hs);
     }
     if (c->fd >= 0)
-        close(c->fd);
+        close_socket(c->w, c->fd);
     free(c);
 }
 
@@ -262,7 +274,7 @@ void wsc__conn_finish(wsc_conn *c)
         if (w->defer_close)
             w->deferred_fd = fd;
         else
-            close(fd); /* also removes it from epoll: the descriptor is never duplicated */
+            close_socket(w, fd);
     }
     c->state = WSC__ST_DEAD;
     c->span_len = 0;

@@ -36,6 +36,8 @@ int wsc__poller_add_conn(wsc__poller *p, int fd, void *ptr);
 /* A listener or wake-up fd: reads, level-triggered. exclusive: when several pollers watch the same
  * fd, one readiness wakes one of them (no thundering herd on a shared listener). */
 int wsc__poller_add_level(wsc__poller *p, int fd, void *ptr, bool exclusive);
+/* Call before closing a registered fd: epoll tracks the open file description, which a forked
+ * child may keep open after this process closes its descriptor; its events would still come. */
 int wsc__poller_del(wsc__poller *p, int fd);
 /* Waits up to timeout_ms (-1 forever) and fills at most max (<= WSC__POLLER_BATCH) events.
  * Returns the count (0 on timeout or EINTR). */
