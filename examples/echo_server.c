@@ -20,7 +20,8 @@ static void on_signal(int sig)
     wsc_server_stop(server); /* async-signal-safe */
 }
 
-/* This is where the application's per-connection state would be made (the seed's Handler.init). */
+/* This is where the application's per-connection state would be made (websocket.zig's
+ * Handler.init). */
 static int on_init(wsc_handshake *hs, wsc_conn *conn, void *app, void **user)
 {
     (void)hs, (void)conn, (void)app, (void)user;

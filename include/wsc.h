@@ -263,7 +263,7 @@ typedef struct wsc_handler {
 } wsc_handler;
 
 /* Use this for thread_pool.count to run callbacks inline on the worker
- * thread, with no hand-off (the seed's `thread_pool.count = 0`): fastest,
+ * thread, with no hand-off (websocket.zig's `thread_pool.count = 0`): fastest,
  * for handlers that never block. A zero count means the default pool. */
 #define WSC_THREAD_POOL_INLINE (-1)
 /* Use this for port to let the kernel pick a free port (wsc_server_port
@@ -368,13 +368,13 @@ WSC_API wsc_str wsc_handshake_raw(const wsc_handshake *hs);   /* the request (na
 WSC_API int wsc_handshake_query_param(const wsc_handshake *hs, const char *name, char *buf,
                                       size_t cap);
 /* Header value by case-insensitive name. Only the first
- * handshake.max_headers headers are kept (the seed's rule); Origin,
+ * handshake.max_headers headers are kept (websocket.zig's rule); Origin,
  * Sec-WebSocket-Protocol and Sec-WebSocket-Extensions are always kept, and so
  * is Host: a valid host[:port], replaced by the URI's authority when the
  * request line has an absolute URI (RFC 9112 3.2.2). */
 WSC_API wsc_str wsc_handshake_header(const wsc_handshake *hs, const char *name);
 /* Iterates the kept headers: start with *iter = 0; returns false at the end.
- * Names are lowercase (as in the seed), values as sent. */
+ * Names are lowercase (as in websocket.zig), values as sent. */
 WSC_API bool wsc_handshake_header_next(const wsc_handshake *hs, size_t *iter, wsc_str *name,
                                        wsc_str *value);
 /* The peer's address (for a unix socket: family AF_UNIX). */
@@ -476,7 +476,7 @@ WSC_API wsc_buffer_provider *wsc_buffer_provider_new(size_t count, size_t size);
 WSC_API void wsc_buffer_provider_free(wsc_buffer_provider *p);
 
 /* Trusted CA certificates loaded once and shared by many TLS clients (the
- * seed's CA bundle). ca_file and ca_path NULL: the system's store. Free it
+ * CA bundle of websocket.zig). ca_file and ca_path NULL: the system's store. Free it
  * after its clients. Thread-safety: any thread. */
 WSC_API wsc_ca_store *wsc_ca_store_new(const char *ca_file, const char *ca_path, wsc_err *err);
 WSC_API void wsc_ca_store_free(wsc_ca_store *store);
@@ -536,8 +536,8 @@ WSC_API int wsc_client_read_timeout(wsc_client *c, unsigned ms);
  * not while a read loop runs.
  * msg->data is valid (and may be modified, e.g. masked by
  * wsc_client_write_pong) until wsc_client_done or the next read. A ping is
- * returned, not answered: answer it with wsc_client_write_pong, as the
- * seed's read() loop does. A close frame from the server is answered at once
+ * returned, not answered: answer it with wsc_client_write_pong, as
+ * websocket.zig's read() loop does. A close frame from the server is answered at once
  * (echoing its code) before it is returned; later reads return WSC_ECLOSED.
  * After WSC_ETIMEDOUT a partly received message is kept for the next read. */
 WSC_API int wsc_client_read(wsc_client *c, wsc_msg *msg);

@@ -1,4 +1,4 @@
-/* The buffer provider: one pool of message buffers shared by many clients (the seed's
+/* The buffer provider: one pool of message buffers shared by many clients (websocket.zig's
  * bufferProvider). Clients take a buffer only for a message that outgrows their own read buffer,
  * and fall back to the heap when the message is bigger than the pooled buffers or the pool is
  * drained. */

@@ -1,5 +1,5 @@
-/* The read loop: reads messages and dispatches them to a handler, with the seed's defaults (answer
- * pings, ignore pongs, answer the close handshake), in the calling thread or a new one. */
+/* The read loop: reads messages and dispatches them to a handler, with websocket.zig's defaults
+ * (answer pings, ignore pongs, answer the close handshake), in the calling thread or a new one. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,6 +1,6 @@
 /* The server side of one upgrade request: the public wsc_handshake object (request bytes, parsed
- * fields, peer address, extra response headers). Objects are pooled (handshake.count of them, the
- * seed's handshake pool) and allocated beyond that; a connection holds one only until init returns. */
+ * fields, peer address, extra response headers). Objects are pooled (handshake.count of them, as in
+ * websocket.zig) and allocated beyond that; a connection holds one only until init returns. */
 #ifndef WSC_CONN_HS_H
 #define WSC_CONN_HS_H
 

@@ -167,7 +167,7 @@ void wsc__http_request_init(wsc__http_request *r, size_t max_size, wsc__hs_heade
 /* Parses buf[0..len), everything received so far. Resumes where the previous
  * call stopped. On COMPLETE, r->len bytes form the request (later bytes are the
  * WebSocket stream) and header names in buf are lowercased in place (the only
- * write into buf), so stored names and the iterator are lowercase as in the seed.
+ * write into buf), so stored names and the iterator are lowercase as in websocket.zig.
  * Calling again after COMPLETE or ERROR returns the same result. */
 enum wsc__hs_result wsc__http_request_parse(wsc__http_request *r, char *buf, size_t len);
 

@@ -23,7 +23,7 @@ enum wsc__hs_err wsc__http_head_scan(wsc__http_scan *s, const char *buf, size_t 
 /* Iterates over the field lines of a complete, scanned head buf[0..head_len):
  * start with *pos just past the start line's CRLF. Lowercases each name in
  * place (RFC 9110 5.1: names are case-insensitive; lowercase names let lookups
- * compare bytes and show users the seed's names). Returns 1 with *h set, 0 at
+ * compare bytes and show users websocket.zig's names). Returns 1 with *h set, 0 at
  * the empty line, -1 if a line is not a valid field line. */
 int wsc__http_field_next(char *buf, size_t head_len, size_t *pos, wsc__hs_header *h);
 

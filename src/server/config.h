@@ -1,4 +1,4 @@
-/* Server configuration: the seed's defaults for zeroed fields, and validation. */
+/* Server configuration: websocket.zig's defaults for zeroed fields, and validation. */
 #ifndef WSC_SERVER_CONFIG_H
 #define WSC_SERVER_CONFIG_H
 

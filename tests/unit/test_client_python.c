@@ -268,7 +268,7 @@ TEST(ping_from_server_is_returned_and_answered)
     CHECK_EQ_INT(m.type, WSC_PING);
     CHECK_EQ_INT(m.len, 13);
     EXPECT_EQ_MEM(m.data, "are-you-there", 13);
-    /* The seed's read() loop answers pings itself with writePong(message.data). */
+    /* The read() loop of websocket.zig answers pings itself with writePong(message.data). */
     CHECK_EQ_INT(wsc_client_write_pong(c, m.data, m.len), 0);
     wsc_client_done(c, &m);
     CHECK_EQ_INT(wsc_client_read(c, &m), 0);

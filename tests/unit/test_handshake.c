@@ -213,7 +213,7 @@ TEST(request_rfc_example)
     CHECK(wsc__http_request_header(&r, "x-missing", &n) == NULL && n == 0);
     CHECK(wsc__hs_token_list_has(r.protocol, r.protocol_len, "superchat"));
     CHECK(!wsc__hs_token_list_has(r.protocol, r.protocol_len, "super"));
-    /* Names come out lowercase (as the seed shows them), values as sent. */
+    /* Names come out lowercase (as websocket.zig shows them), values as sent. */
     const wsc__hs_header *h = wsc__http_request_header_at(&r, 3);
     CHECK(h != NULL);
     CHECK(span_eq(h->name, h->name_len, "sec-websocket-key"));

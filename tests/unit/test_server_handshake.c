@@ -86,7 +86,7 @@ static void run(wt_mode mode, unsigned max_headers)
         EXPECT(strcmp(seen_auth, "Bearer t0k") == 0);
         EXPECT_EQ_INT(seen_headers, 7);
     } else {
-        EXPECT(seen_auth[0] == 0); /* the seed's rule: no headers kept by default */
+        EXPECT(seen_auth[0] == 0); /* websocket.zig's rule: no headers kept by default */
         EXPECT_EQ_INT(seen_headers, 0);
     }
     EXPECT_EQ_INT(seen_family, AF_INET);

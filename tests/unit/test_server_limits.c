@@ -443,8 +443,8 @@ static void info_run_common(struct app *app, int port, bool headers_kept)
         EXPECT_EQ_STR(in->custom, "hello world");
         EXPECT_EQ_STR(in->host, "127.0.0.1");
         EXPECT(in->iter_count >= 7);
-        /* wsc.h says "names as sent"; the parser lowercases them in place (as the seed does), so
-         * either is accepted here until the two agree. */
+        /* wsc.h says "names as sent"; the parser lowercases them in place (as websocket.zig does),
+         * so either is accepted here until the two agree. */
         EXPECT(strcasestr(in->iter_names, "X-Custom,") != NULL);
         EXPECT(strcasestr(in->iter_names, "Host,") != NULL);
         if (!TEST_OK())
