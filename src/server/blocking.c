@@ -119,6 +119,29 @@ static void *conn_main(void *arg)
     return NULL;
 }
 
+/* Adds b to the live list, false over max_conn or out of memory. The list is what stop waits on
+   before the server may be freed: on a failed growth it stays as it was, every running thread in
+   it, and only this connection is refused. */
+static bool live_add(wsc_server *s, struct wsc__bconn *b)
+{
+    bool ok = false;
+    pthread_mutex_lock(&s->mu);
+    if (s->nlive < s->cfg.max_conn && s->nlive == s->live_cap) {
+        size_t cap = s->live_cap ? s->live_cap * 2 : 64;
+        struct wsc__bconn **live = realloc(s->live, cap * sizeof *live);
+        if (live) {
+            s->live = live;
+            s->live_cap = cap;
+        }
+    }
+    if (s->nlive < s->cfg.max_conn && s->nlive < s->live_cap) {
+        s->live[s->nlive++] = b;
+        ok = true;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return ok;
+}
+
 static bool spawn(wsc_server *s, int fd)
 {
     struct wsc__bconn *b = calloc(1, sizeof *b);
@@ -132,20 +155,11 @@ static bool spawn(wsc_server *s, int fd)
         return false;
     }
 
-    pthread_mutex_lock(&s->mu);
-    if (s->nlive >= s->cfg.max_conn ||
-        (s->nlive == s->live_cap &&
-         !(s->live = realloc(s->live, (s->live_cap = s->live_cap ? s->live_cap * 2 : 64) *
-                                          sizeof *s->live)))) {
-        if (!s->live)
-            s->live_cap = s->nlive = 0;
-        pthread_mutex_unlock(&s->mu);
+    if (!live_add(s, b)) {
         close(b->wake_fd);
         free(b);
         return false;
     }
-    s->live[s->nlive++] = b;
-    pthread_mutex_unlock(&s->mu);
 
     pthread_attr_t attr;
     pthread_t t;
