@@ -328,15 +328,20 @@ typedef struct wsc_server_config {
 WSC_API wsc_server *wsc_server_new(const wsc_handler *handler, const wsc_server_config *cfg,
                                    wsc_err *err);
 /* Runs the server in the calling thread until wsc_server_stop. app is
- * passed to init and after_init. Returns 0 after a stop, or an error.
- * Thread-safety: call once. */
+ * passed to init and after_init. Returns 0 after a stop, or an error;
+ * WSC_ESTATE when this server listens or listened already (here or in
+ * wsc_server_listen_thread), which leaves the running server alone.
+ * Thread-safety: any thread; one listen per server. */
 WSC_API int wsc_server_listen(wsc_server *srv, void *app);
 /* Like wsc_server_listen in a new thread; returns once the server accepts
- * connections. Join *thread after wsc_server_stop.
- * Thread-safety: call once. */
+ * connections. Join *thread after wsc_server_stop. Errors: WSC_ESTATE
+ * when the server listens or listened already (no thread is started and
+ * *thread is left alone), WSC_ENOMEM, WSC_EIO.
+ * Thread-safety: any thread; one listen per server. */
 WSC_API int wsc_server_listen_thread(wsc_server *srv, void *app, pthread_t *thread);
 /* Stops the server: stops accepting, sends close 1001 to every open
  * connection, runs every close callback, and makes listen return.
+ * Leaves errno as it found it.
  * Thread-safety: any thread, and async-signal-safe (a signal handler). */
 WSC_API void wsc_server_stop(wsc_server *srv);
 /* Frees a server that is not running (after listen returned, or never

@@ -147,21 +147,38 @@ out:
     return rc;
 }
 
-int wsc_server_listen(wsc_server *s, void *app)
+/* Takes the one right to listen: WSC_ESTATE when listen runs or ran already (in any thread). */
+static int claim(wsc_server *s)
 {
-    if (!s)
-        return WSC_EINVAL;
     pthread_mutex_lock(&s->mu);
-    if (s->started) {
-        pthread_mutex_unlock(&s->mu);
-        return WSC_ESTATE;
-    }
+    int rc = s->started ? WSC_ESTATE : 0;
     s->started = true;
     pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* Gives the right back when the listen thread could not even start. */
+static void unclaim(wsc_server *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->started = false;
+    pthread_mutex_unlock(&s->mu);
+}
+
+static int run(wsc_server *s, void *app)
+{
     s->ctx.app = app;
     int rc = s->cfg.blocking ? wsc__listen_blocking(s) : listen_epoll(s);
     wsc__server_mark_running(s, rc == 0 ? 2 : -1);
     return rc;
+}
+
+int wsc_server_listen(wsc_server *s, void *app)
+{
+    if (!s)
+        return WSC_EINVAL;
+    int rc = claim(s);
+    return rc ? rc : run(s, app);
 }
 
 struct listen_arg {
@@ -173,7 +190,7 @@ static void *listen_main(void *p)
 {
     struct listen_arg a = *(struct listen_arg *)p;
     free(p);
-    wsc_server_listen(a.s, a.app);
+    run(a.s, a.app);
     return NULL;
 }
 
@@ -181,31 +198,42 @@ int wsc_server_listen_thread(wsc_server *s, void *app, pthread_t *thread)
 {
     if (!s || !thread)
         return WSC_EINVAL;
+    /* Claimed here, not in the new thread: a second call must fail, not start a thread that
+       fails later while this call reports success. */
+    int rc = claim(s);
+    if (rc)
+        return rc;
     struct listen_arg *a = malloc(sizeof *a);
-    if (!a)
+    if (!a) {
+        unclaim(s);
         return WSC_ENOMEM;
+    }
     a->s = s;
     a->app = app;
     if (pthread_create(thread, NULL, listen_main, a) != 0) {
         free(a);
+        unclaim(s);
         return WSC_EIO;
     }
     /* The socket has listened since wsc_server_new; wait until the workers serve it too. */
     pthread_mutex_lock(&s->mu);
     while (s->running == 0)
         pthread_cond_wait(&s->cv, &s->mu);
-    int rc = s->running < 0 ? WSC_EIO : 0;
+    rc = s->running < 0 ? WSC_EIO : 0;
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
 
 void wsc_server_stop(wsc_server *s)
 {
-    /* Async-signal-safe: a lock-free atomic store and one write(2). */
+    /* Async-signal-safe: a lock-free atomic store and one write(2), whose failure must not reach
+       the errno of the code the signal interrupted. */
     if (!s)
         return;
+    int saved = errno;
     atomic_store(&s->stop, true);
     wsc__wakefd_signal(s->stop_fd);
+    errno = saved;
 }
 
 void wsc_server_free(wsc_server *s)
