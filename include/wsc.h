@@ -269,6 +269,10 @@ typedef struct wsc_handler {
 /* Use this for port to let the kernel pick a free port (wsc_server_port
  * tells which). A zero port means the default 9882. */
 #define WSC_PORT_EPHEMERAL (-1)
+/* Use this for idle_timeout (server or client) to turn the idle timeout
+ * off. A zero idle_timeout means the default: 120 s on a server, off on a
+ * client. */
+#define WSC_TIMEOUT_OFF (-1)
 
 typedef struct wsc_server_config {
     int port;                /* 9882; WSC_PORT_EPHEMERAL: any free port */
@@ -292,6 +296,23 @@ typedef struct wsc_server_config {
                                 max_conn counts all connections */
     bool no_utf8_check;      /* skip UTF-8 validation of text messages
                                 (default: validate; invalid closes 1007) */
+    int idle_timeout;        /* seconds: 120; WSC_TIMEOUT_OFF: never. A peer
+                                silent for half of it gets a ping, once per
+                                silence (unless no_idle_ping); silent for all
+                                of it, a close frame with 1001, and the TCP
+                                connection is dropped when the close is not
+                                answered within 3 s; the close callback runs.
+                                Every frame from the peer (a pong too), and
+                                every piece of a frame's payload, ends a
+                                silence. Time in which the server reads
+                                nothing from it is not silence: a callback of
+                                it running on the thread pool (counted from
+                                its return), inline or blocking-mode
+                                callbacks that held their thread 2 s or more
+                                (counted from their return), a full handler
+                                backlog. Whole seconds: the ping and the
+                                close come up to 2 s late, never early */
+    bool no_idle_ping;       /* only the close at idle_timeout, no ping */
     struct {
         unsigned timeout;        /* seconds to complete the upgrade request: 10 */
         size_t max_size;         /* bytes of the upgrade request: 1024 (over: 431) */

@@ -10,6 +10,7 @@
 #include "io/poller.h"
 #include "mem/iobuf.h"
 #include "proto/close.h"
+#include "util/log.h"
 
 WSC__THREAD_LOCAL wsc__wctx *wsc__tl_wctx;
 
@@ -21,6 +22,7 @@ wsc_conn *wsc__conn_new(wsc__wctx *w, int fd, bool hs)
     c->fd = fd;
     c->w = w;
     c->state = hs ? WSC__ST_HS : WSC__ST_OPEN;
+    c->heard = w->now;
     atomic_init(&c->refs, 1);
     atomic_init(&c->req, 0);
     atomic_init(&c->wstate, WSC__W_OPEN);
@@ -139,6 +141,9 @@ void wsc__conn_set_deadline(wsc_conn *c, unsigned seconds)
         /* +1: the sweep is coarse (whole seconds), so never fire early. */
         c->deadline = w->now + seconds + 1;
         w->ndeadlines++;
+    } else {
+        /* A timed phase (the handshake) is over: the idle timer counts from here. */
+        wsc__conn_heard(c);
     }
 }
 
@@ -298,6 +303,48 @@ void wsc__conn_timeout(wsc_conn *c)
     wsc__conn_finish(c);
 }
 
+uint32_t wsc__conn_idle_due(const wsc_conn *c)
+{
+    const wsc__ctx *x = c->w->ctx;
+    /* Only an open connection the loop is reading: while a callback runs (BUSY) or waits for the
+       backlog (STALLED) nothing is read, so the peer's silence proves nothing; after its close
+       frame or ours, the close handshake's own deadline rules. */
+    if (!x->idle_timeout || c->state != WSC__ST_OPEN || c->deadline ||
+        (c->flags & (WSC__F_BUSY | WSC__F_STALLED | WSC__F_PEER_CLOSED)))
+        return 0;
+    /* Whole seconds of a coarse clock: k seconds of silence are certain only once the clock is
+       k + 1 past `heard`, so neither the ping (at half, rounded up) nor the close comes early
+       (either may come up to 2 s late). */
+    if (x->idle_ping && !(c->flags & WSC__F_PINGED))
+        return c->heard + (x->idle_timeout + 1) / 2 + 1;
+    return c->heard + x->idle_timeout + 1;
+}
+
+void wsc__conn_idle(wsc_conn *c)
+{
+    wsc__wctx *w = c->w;
+    if (w->stalled) {
+        /* The loop reads no connection until the handler backlog has room: silence is ours. */
+        wsc__conn_heard(c);
+        return;
+    }
+    uint32_t due = wsc__conn_idle_due(c);
+    if (!due || w->now < due)
+        return;
+    if (w->ctx->idle_ping && !(c->flags & WSC__F_PINGED)) {
+        /* Once per silence: a peer that is alive answers with a pong, which restarts the timer.
+           Also when the whole timeout has passed already (the loop was held up): the close then
+           waits for the next tick, so the peer gets its chance to answer. */
+        c->flags |= WSC__F_PINGED;
+        (void)wsc_conn_ping(c, NULL, 0);
+        return;
+    }
+    WSC__LOG(WSC_LOG_DEBUG, "closing a connection silent for %u s with 1001", w->ctx->idle_timeout);
+    /* The close handshake follows, with its own deadline: a peer that does not answer is dropped
+       WSC__CLOSE_TIMEOUT_S later. */
+    wsc__conn_shutdown(c, WSC_CLOSE_GOING_AWAY);
+}
+
 void wsc__conn_sync_state(wsc_conn *c)
 {
     if (c->state == WSC__ST_OPEN &&
@@ -442,8 +489,13 @@ void wsc__wctx_inbox(wsc__wctx *w, bool drain)
         /* Read the link before clearing req: once req is 0 another thread may push c again. */
         fifo = c->inbox_next;
         uint32_t bits = atomic_exchange_explicit(&c->req, 0, memory_order_acq_rel);
-        if (c->state != WSC__ST_DONE)
+        if (c->state != WSC__ST_DONE) {
+            /* The loop read nothing while the callback ran, however long: the peer's silence is
+               counted again from its hand-back. */
+            if (bits & WSC__REQ_DONE)
+                wsc__conn_heard(c);
             wsc__conn_on_request(c, bits);
+        }
         wsc__conn_unref(c);
     }
 }

@@ -60,6 +60,8 @@ typedef struct wsc__ctx {
     size_t max_buffered;
     unsigned reader_flags;      /* WSC__READER_UTF8 unless no_utf8_check */
     unsigned hs_timeout;        /* seconds */
+    unsigned idle_timeout;      /* seconds of silence from the peer before close 1001; 0: off */
+    bool idle_ping;             /* ping at half idle_timeout */
     bool keep_small;            /* dedicated small buffers: the read buffer stays with the conn */
     /* Hands a job to the handler pool. force: close callbacks, never refused. Returns false when
        the backlog is full (the caller stalls: back pressure). NULL: callbacks run inline. */
@@ -96,6 +98,7 @@ enum {
     WSC__F_EOF = 1 << 8,         /* read returned 0 */
     WSC__F_HUP = 1 << 9,         /* the poller saw the peer's FIN: read until 0 */
     WSC__F_KEPT = 1 << 10,       /* holds a big message or queue buffer for reuse (see trim) */
+    WSC__F_PINGED = 1 << 11,     /* the idle timer pinged the peer, which was not heard since */
     WSC__F_DRAIN_DUE = 1 << 15,  /* the drain callback runs as soon as no other callback does */
 };
 
@@ -164,6 +167,8 @@ struct wsc_conn {
     uint32_t span_off, span_len; /* [loop] this iteration's inline writes, in the loop's obuf */
     uint32_t frame_rest;         /* [owner] payload bytes the current data frame still declares */
     uint32_t kept_at;            /* [loop] loop clock of the last use of a kept buffer */
+    uint32_t heard;              /* [loop] loop clock when the idle timer last restarted (see
+                                    wsc__conn_heard); the pool thread never touches it */
     uint16_t job_code; /* [owner] JOB_CLOSE_FRAME: the peer's code; JOB_INIT: 0, or the reject
                           status; JOB_MSG: the opcode (here, in what was padding) */
     WSC__OWNER_FIELD             /* checked builds: the [owner] fields' owner (owner.h) */
@@ -245,6 +250,23 @@ void wsc__wctx_wake(wsc__wctx *w);
 void wsc__conn_set_deadline(wsc_conn *c, unsigned seconds);
 /* The timer sweep found c's deadline passed. [loop] */
 void wsc__conn_timeout(wsc_conn *c);
+/* The idle timer (ctx->idle_timeout): restarts whenever the peer is heard from: a frame, or a piece
+ * of a frame's payload, was parsed. Also when the loop may not have read for a while through no fault
+ * of the peer's: the handshake just ended, a pool callback handed the connection back. [loop] */
+static inline void wsc__conn_heard(wsc_conn *c)
+{
+    c->heard = c->w->now;
+    c->flags &= (uint16_t)~WSC__F_PINGED;
+}
+/* A loop that its own work (inline callbacks) held this many seconds read nothing meanwhile: its
+ * idle timers start again (wsc__conn_heard) rather than count that time as the peers' silence. */
+enum { WSC__IDLE_HELD_S = 2 };
+/* Loop-clock second at which wsc__conn_idle has something to do for c (ping or close), 0 when its
+ * idle timer does not run (idle timeout off; not open; a callback runs; another timer runs). [loop] */
+uint32_t wsc__conn_idle_due(const wsc_conn *c);
+/* The idle timer's tick: pings a peer silent for half the idle timeout (once per silence), and
+ * starts the close (1001) of one silent for all of it. Call at least once a second. [loop] */
+void wsc__conn_idle(wsc_conn *c);
 /* Keeps buf (a message or queue buffer now empty) for reuse when it is big and from the heap;
    returns false when the caller should give it back instead. [loop] */
 bool wsc__conn_keep(wsc_conn *c, const wsc__buf *buf);

@@ -448,6 +448,7 @@ static void parse(wsc_conn *c, uint8_t *base, size_t pos, size_t len, int region
             return;
         }
         pos += used;
+        wsc__conn_heard(c);
         bool go_on = ev.kind == WSC__EV_DATA ? on_data(c, &ev, used, base, &pos, len, region)
                                              : on_control(c, &ev, base, &pos, len, region);
         if (!go_on)

@@ -42,6 +42,25 @@ static void unregister(wsc_server *s, struct wsc__bconn *b)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* How long the connection's thread may sleep in poll: until its next deadline or idle-timer event,
+   each checked at the top of the loop. */
+static int poll_timeout(const wsc_conn *c, uint32_t now)
+{
+    enum { TICK_MS = 1000, IDLE_MAX_MS = 3600 * 1000 };
+    int ms = c->deadline || (c->flags & WSC__F_KEPT) ? TICK_MS : -1;
+    uint32_t due = wsc__conn_idle_due(c);
+    if (due) {
+        /* The loop clock is coarse (whole seconds, and a few milliseconds behind): wake a little
+           after it turns, not just before. */
+        long long idle = due > now ? (long long)(due - now) * 1000 + 20 : TICK_MS;
+        if (idle > IDLE_MAX_MS)
+            idle = IDLE_MAX_MS;
+        if (ms < 0 || idle < ms)
+            ms = (int)idle;
+    }
+    return ms;
+}
+
 static void serve(wsc_server *s, struct wsc__bconn *b, wsc__wctx *w)
 {
     wsc_conn *c = wsc__conn_new(w, b->fd, true);
@@ -70,15 +89,24 @@ static void serve(wsc_server *s, struct wsc__bconn *b, wsc__wctx *w)
             wsc__conn_timeout(c);
         if (c->state < WSC__ST_DEAD && (c->flags & WSC__F_KEPT))
             wsc__conn_trim(c);
-        if (c->state < WSC__ST_DEAD && (c->flags & WSC__F_RD_PENDING))
+        if (c->state < WSC__ST_DEAD && (c->flags & WSC__F_RD_PENDING)) {
             wsc__conn_on_readable(c);
+            uint32_t t = s->ctx.idle_timeout ? coarse_now() : w->now;
+            if (t - w->now >= WSC__IDLE_HELD_S) {
+                /* Its callbacks held this thread for seconds: no silence of the peer's. */
+                w->now = t;
+                wsc__conn_heard(c);
+            }
+        }
+        if (c->state < WSC__ST_DEAD)
+            wsc__conn_idle(c); /* after the read: what just arrived counts */
         if (c->state >= WSC__ST_DEAD)
             break;
         /* Level-triggered: wait for input, for room when something is queued, or a wake-up. */
         struct pollfd p[2] = {{.fd = b->fd, .events = POLLIN}, {.fd = w->wake_fd, .events = POLLIN}};
         if (wsc__conn_queued(c))
             p[0].events |= POLLOUT;
-        int n = poll(p, 2, c->deadline || (c->flags & WSC__F_KEPT) ? 1000 : -1);
+        int n = poll(p, 2, poll_timeout(c, coarse_now()));
         if (n < 0 && errno != EINTR)
             break;
         if (n <= 0)

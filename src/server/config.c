@@ -14,6 +14,7 @@ enum {
     DEF_MAX_MESSAGE = 65536,
     DEF_MIN_BUFFERED = 1 << 20,
     DEF_HS_TIMEOUT = 10,
+    DEF_IDLE_TIMEOUT = 120, /* uWebSockets' default */
     DEF_HS_MAX_SIZE = 1024,
     DEF_HS_MAX_RES = 2,
     DEF_HS_COUNT = 32,
@@ -82,6 +83,17 @@ int wsc__config_resolve(const wsc_handler *h, const wsc_server_config *cfg, wsc_
     if (out->hs_timeout > 86400)
         return wsc__err(err, WSC_ECONFIG, "handshake.timeout must be at most 86400 s (got %u)",
                         c->handshake.timeout);
+    if (c->idle_timeout == WSC_TIMEOUT_OFF)
+        out->idle_timeout = 0;
+    else if (c->idle_timeout == 0)
+        out->idle_timeout = DEF_IDLE_TIMEOUT;
+    else if (c->idle_timeout < 0)
+        return wsc__err(err, WSC_ECONFIG,
+                        "idle_timeout must be a number of seconds or WSC_TIMEOUT_OFF (got %d)",
+                        c->idle_timeout);
+    else
+        out->idle_timeout = (unsigned)c->idle_timeout;
+    out->idle_ping = !c->no_idle_ping;
     out->hs_max_size = dflt(c->handshake.max_size, DEF_HS_MAX_SIZE);
     if (out->hs_max_size < MIN_HS_SIZE || out->hs_max_size > MAX_HS_SIZE)
         return wsc__err(err, WSC_ECONFIG, "handshake.max_size must be %d..%d bytes (got %zu)",

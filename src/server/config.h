@@ -19,6 +19,8 @@ typedef struct {
     bool blocking;
     bool utf8;
     unsigned hs_timeout;
+    unsigned idle_timeout; /* seconds, 0: off */
+    bool idle_ping;
     size_t hs_max_size, hs_max_headers, hs_max_res, hs_count;
     unsigned threads; /* 0: inline callbacks */
     size_t backlog;

@@ -60,6 +60,8 @@ wsc_server *wsc_server_new(const wsc_handler *handler, const wsc_server_config *
     x->max_buffered = c->max_buffered;
     x->reader_flags = c->utf8 ? WSC__READER_UTF8 : 0;
     x->hs_timeout = c->hs_timeout;
+    x->idle_timeout = c->idle_timeout;
+    x->idle_ping = c->idle_ping;
     x->keep_small = c->small_pool == 0;
     /* OpenSSL initialises itself lazily (providers, configuration) on first use: pay that now, not
        in the first connection's handshake, and not in every measure of per-connection memory. */

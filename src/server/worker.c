@@ -5,7 +5,7 @@
  *   3. the inbox: pool callbacks that returned (their connection is parsed and read again), closes
  *      requested from other threads, and retries of jobs the full backlog refused;
  *   4. connections whose reads were deferred (fairness cap, back pressure);
- *   5. the timer sweep, at most once per second;
+ *   5. the timer sweep (deadlines, idle timeouts, kept buffers), at most once per second;
  *   6. one flush per connection for everything written inline in this iteration;
  *   7. the graveyard: memory of connections forgotten in this iteration (events of the batch may
  *      still have pointed at them).
@@ -178,16 +178,28 @@ static void run_ready(wsc__wctx *w)
     }
 }
 
-static void sweep(wsc__wctx *w)
+/* Once a second over every connection of the loop (uSockets' coarse tick): the idle timer adds no
+   structure and no list operation per frame, only a 4-byte time stamp per connection, and a pass
+   costs about 30 ns a connection, mostly cache misses (measured with 10,000 idle connections:
+   0.3 ms of CPU a second, against 0.002 ms with the idle timeout off). */
+enum { IDLE_OFF, IDLE_TICK, IDLE_RESTART };
+
+static void sweep(wsc__wctx *w, int idle)
 {
     for (size_t i = w->nconns; i-- > 0;) {
         if (i >= w->nconns)
             continue;
         wsc_conn *c = w->conns[i];
-        if (c->deadline && c->deadline <= w->now)
+        if (c->deadline && c->deadline <= w->now) {
             wsc__conn_timeout(c);
-        else if (c->flags & WSC__F_KEPT)
+            continue;
+        }
+        if (c->flags & WSC__F_KEPT)
             wsc__conn_trim(c);
+        if (idle == IDLE_TICK)
+            wsc__conn_idle(c);
+        else if (idle == IDLE_RESTART)
+            wsc__conn_heard(c);
     }
 }
 
@@ -204,7 +216,8 @@ void *wsc__worker_main(void *arg)
         int timeout = -1;
         if (w->nready && !w->stalled)
             timeout = 0;
-        else if (w->ndeadlines || w->nkept || w->stopping || wk->paused_until)
+        else if (w->ndeadlines || w->nkept || w->stopping || wk->paused_until ||
+                 (w->ctx->idle_timeout && w->nconns))
             timeout = 1000;
         if (w->submitted) {
             w->submitted = false;
@@ -249,9 +262,19 @@ void *wsc__worker_main(void *arg)
                 wsc__poller_add_level(&wk->poller, wk->listen_fd, &tag_listen, true) == 0)
                 wk->listening = true;
         }
-        if (w->now != last_sweep && (w->ndeadlines || w->nkept)) {
+        int idle = w->ctx->idle_timeout && w->nconns ? IDLE_TICK : IDLE_OFF;
+        if (idle) {
+            /* Inline callbacks held the loop for seconds: it read nothing meanwhile, so that time
+               is nobody's silence, and every idle timer starts again. */
+            uint32_t t = coarse_now();
+            if (t - w->now >= WSC__IDLE_HELD_S) {
+                w->now = t;
+                idle = IDLE_RESTART;
+            }
+        }
+        if (w->now != last_sweep && (w->ndeadlines || w->nkept || idle)) {
             last_sweep = w->now;
-            sweep(w);
+            sweep(w, idle);
         }
         wsc__wctx_flush(w);
         wsc__wctx_bury(w);
