@@ -58,7 +58,8 @@ extern "C" {
     X(WSC_ECONNREFUSED, -14, "connection refused")                             \
     X(WSC_EFULL, -15, "limit reached")                                         \
     X(WSC_ESTATE, -16, "not allowed in the current state")                     \
-    X(WSC_EMISMATCH, -17, "unexpected message")
+    X(WSC_EMISMATCH, -17, "unexpected message")                               \
+    X(WSC_EIDLE, -18, "closed: the peer was silent for the idle timeout")
 
 enum {
 #define WSC__ERR_ENUM(name, value, msg) name = value,
@@ -523,6 +524,20 @@ typedef struct wsc_client_config {
     wsc_buffer_provider *buffer_provider; /* optional shared pool for messages
                                    over buffer_size (then the heap) */
     unsigned connect_timeout_ms; /* TCP connect plus TLS handshake: 10000 */
+    int idle_timeout;           /* seconds; 0 or WSC_TIMEOUT_OFF: off. Runs while
+                                   a read waits (wsc_client_read, a read loop),
+                                   counted from the upgrade or the last bytes
+                                   received. Silent for half of it, the server
+                                   gets a ping (unless no_idle_ping), once per
+                                   silence; its pong is a message like any pong
+                                   (wsc_client_read returns it). Silent for all
+                                   of it: the read sends close 1001, waits up to
+                                   2 s for the answer, closes the connection
+                                   and returns WSC_EIDLE (a read loop ends with
+                                   it, after its close callback). To send the
+                                   ping or the close the read waits up to 2 s
+                                   for a write in progress in another thread */
+    bool no_idle_ping;          /* only the close at idle_timeout, no ping */
 } wsc_client_config;
 
 /* Connects (TCP, then TLS when cfg->tls). The handshake follows with
@@ -556,7 +571,8 @@ WSC_API wsc_client *wsc_client_connect_url(const char *url, const wsc_client_con
  * message (0: block). Thread-safety: the reading thread. */
 WSC_API int wsc_client_read_timeout(wsc_client *c, unsigned ms);
 /* Reads one complete message: text, binary, ping, pong or close. Returns 0,
- * WSC_ETIMEDOUT, WSC_ECLOSED after the connection ended, or the protocol
+ * WSC_ETIMEDOUT, WSC_ECLOSED after the connection ended, WSC_EIDLE when the
+ * idle timeout closed it (see wsc_client_config.idle_timeout), or the protocol
  * error that ended it (the matching close frame was sent). Release the
  * message with wsc_client_done. Thread-safety: one reading thread, and
  * not while a read loop runs.
@@ -614,7 +630,8 @@ typedef struct wsc_client_handler {
 /* Reads messages and dispatches them until the connection ends. Returns 0
  * after a clean close (a completed close handshake, whoever started it), the
  * non-zero value a callback returned, or the error that ended the connection
- * (WSC_ECLOSED when it dropped without a close handshake). Messages are not
+ * (WSC_ECLOSED when it dropped without a close handshake, WSC_EIDLE when the
+ * idle timeout closed it). Messages are not
  * dispatched after our close frame was sent. Thread-safety: one thread;
  * writes and close from others are fine. */
 WSC_API int wsc_client_read_loop(wsc_client *c, const wsc_client_handler *h, void *user);

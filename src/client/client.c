@@ -43,6 +43,12 @@ WSC_API wsc_client *wsc_client_new(const wsc_client_config *cfg, wsc_err *err)
         wsc__err(err, WSC_ECONFIG, "client: port %d is out of range", cfg->port);
         return NULL;
     }
+    if (cfg->idle_timeout < WSC_TIMEOUT_OFF) {
+        wsc__err(err, WSC_ECONFIG,
+                 "client: idle_timeout must be a number of seconds or WSC_TIMEOUT_OFF (got %d)",
+                 cfg->idle_timeout);
+        return NULL;
+    }
     /* The read buffer adds slack for headers and control frames to buffer_size; bound it so that
        sum cannot wrap and a typo cannot ask for a terabyte. */
     if (cfg->buffer_size > WSC__CLIENT_BUFFER_SIZE_MAX) {
@@ -69,6 +75,8 @@ WSC_API wsc_client *wsc_client_new(const wsc_client_config *cfg, wsc_err *err)
     c->max_size = cfg->max_size ? cfg->max_size : WSC__CLIENT_MAX_SIZE;
     c->buffer_size = cfg->buffer_size ? cfg->buffer_size : WSC__CLIENT_BUFFER_SIZE;
     c->provider = cfg->buffer_provider;
+    c->idle_ms = cfg->idle_timeout > 0 ? (int64_t)cfg->idle_timeout * 1000 : 0;
+    c->idle_ping = !cfg->no_idle_ping;
     c->rcap = c->buffer_size + WSC__CLIENT_SLACK;
     if (c->rcap < WSC__CLIENT_MIN_RBUF)
         c->rcap = WSC__CLIENT_MIN_RBUF;
@@ -265,6 +273,7 @@ WSC_API int wsc_client_handshake(wsc_client *c, const char *path, const wsc_hand
     if (atomic_load(&c->state) != WSC__CS_NEW)
         return wsc__err(err, WSC_ESTATE, "handshake: already done or connection closed");
     int rc = handshake(c, path, opts, err);
+    c->heard_ms = wsc__clock_ms(); /* the idle timer starts with the upgrade */
     pthread_mutex_lock(&c->mu);
     if (rc == 0)
         atomic_store(&c->state, WSC__CS_OPEN);

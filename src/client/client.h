@@ -79,6 +79,8 @@ struct wsc_client {
     size_t max_size;
     size_t buffer_size;
     wsc_buffer_provider *provider;
+    int64_t idle_ms; /* idle_timeout in milliseconds, 0: off */
+    bool idle_ping;  /* ping at half idle_ms */
 
     /* reader role only */
     wsc__reader reader;
@@ -93,6 +95,8 @@ struct wsc_client {
     uint8_t *held;
     size_t held_cap;
     unsigned read_timeout_ms;
+    int64_t heard_ms; /* idle timer: when bytes last arrived from the server (or the upgrade) */
+    bool idle_pinged; /* idle timer: the server was pinged since heard_ms */
 
     /* writers */
     pthread_mutex_t wmu;

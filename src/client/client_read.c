@@ -192,6 +192,38 @@ static void on_close_frame(wsc_client *c, unsigned code, bool answer)
     }
 }
 
+/* ---- the idle timer ------------------------------------------------------------ */
+
+/* When the idle timer acts next: a ping at half idle_ms, the close at all of it. WSC__NO_DEADLINE
+   when it does not run: off, or not open (after a close frame the close wait rules). */
+static int64_t idle_due(const wsc_client *c)
+{
+    if (!c->idle_ms || atomic_load(&c->state) != WSC__CS_OPEN)
+        return WSC__NO_DEADLINE;
+    return c->heard_ms + (c->idle_ping && !c->idle_pinged ? c->idle_ms / 2 : c->idle_ms);
+}
+
+/* The idle timer is due. Returns 0 to read on (after the ping), or WSC_EIDLE once the connection is
+   closed. The read that timed out found no byte waiting, so the server is not blocked writing to
+   us: this thread may wait (bounded) for wmu without the deadlock that automatic replies avoid. */
+static int idle_fire(wsc_client *c)
+{
+    int64_t wait = wsc__clock_ms() + WSC__CLIENT_CLOSE_WAIT_MS;
+    if (c->idle_ping && !c->idle_pinged) {
+        uint8_t none[1];
+        c->idle_pinged = true; /* once per silence; any byte from the server ends it */
+        (void)wsc__client_send(c, WSC__OP_PING, none, 0, false, wait);
+        return 0;
+    }
+    WSC__LOG(WSC_LOG_INFO, "client %s:%d: nothing from the server for %lld s: closing with 1001",
+             c->host, c->port, (long long)(c->idle_ms / 1000));
+    int rc = wsc__client_send_close(c, WSC__CLOSE_GOING_AWAY, NULL, 0, wait);
+    if (rc == 0 || atomic_load(&c->state) == WSC__CS_CLOSING)
+        wsc__client_drain(c); /* the server's answer, within the close wait */
+    wsc__client_mark_closed(c, WSC_EIDLE);
+    return WSC_EIDLE;
+}
+
 /* ---- reading ------------------------------------------------------------------ */
 
 int wsc__client_read_msg(wsc_client *c, wsc_msg *msg, int64_t deadline, bool answer_close)
@@ -256,9 +288,21 @@ int wsc__client_read_msg(wsc_client *c, wsc_msg *msg, int64_t deadline, bool ans
         case WSC__EV_NEED_MORE:
             break;
         }
-        int rc = read_more(c, ev.need, deadline);
-        if (rc == 0)
+        int64_t idle = idle_due(c);
+        int rc = read_more(c, ev.need, idle < deadline ? idle : deadline);
+        if (rc == 0) {
+            if (c->idle_ms) {
+                c->heard_ms = wsc__clock_ms();
+                c->idle_pinged = false;
+            }
             continue;
+        }
+        if (rc == WSC_ETIMEDOUT && idle_due(c) <= wsc__clock_ms()) {
+            rc = idle_fire(c);
+            if (rc == 0)
+                continue;
+            return rc;
+        }
         if (rc == WSC_ENOMEM)
             return fail(c, WSC__CLOSE_INTERNAL, rc, "out of memory for a message");
         if (rc == WSC_ETIMEDOUT) {
