@@ -1,10 +1,11 @@
 /* The first example of websocket.zig's README in C: a server that echoes every message back.
  *
  *   echo_server [--port N] [--address A] [--unix PATH] [--workers N] [--threads N] [--blocking]
- *               [--small-pool N] [--max-message N]
+ *               [--small-pool N] [--max-message N] [--idle-timeout S]
  *
  * Listens on 127.0.0.1:9224 by default. --threads 0 runs the handler inline on the worker threads
- * (no hand-off). SIGINT or SIGTERM stops it cleanly (exit status 0). */
+ * (no hand-off). --idle-timeout S pings a client silent for S/2 seconds and closes one silent for S
+ * (default 120; 0: never). SIGINT or SIGTERM stops it cleanly (exit status 0). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,8 +39,10 @@ static void usage(const char *argv0)
 {
     fprintf(stderr,
             "usage: %s [--port N] [--address A] [--unix PATH] [--workers N] [--threads N]\n"
-            "          [--blocking] [--small-pool N] [--max-message N]\n"
-            "  --threads 0 runs handlers inline on the workers\n",
+            "          [--blocking] [--small-pool N] [--max-message N] [--idle-timeout S]\n"
+            "  --threads 0 runs handlers inline on the workers\n"
+            "  --idle-timeout S: ping a client silent for S/2 seconds, close one silent for S\n"
+            "    (default 120; 0: never)\n",
             argv0);
 }
 
@@ -91,6 +94,8 @@ int main(int argc, char **argv)
             cfg.buffers.small_pool = (size_t)n;
         } else if (strcmp(a, "--max-message") == 0 && number(v, 1, 1LL << 30, &n)) {
             cfg.max_message_size = (size_t)n;
+        } else if (strcmp(a, "--idle-timeout") == 0 && number(v, 0, 1 << 30, &n)) {
+            cfg.idle_timeout = n == 0 ? WSC_TIMEOUT_OFF : (int)n;
         } else {
             fprintf(stderr, "%s: bad option or value: %s %s\n", argv[0], a, v);
             usage(argv[0]);
