@@ -4,7 +4,8 @@
 #   tests/unit/test_*.c     -> two test programs each: ASan+UBSan and ThreadSanitizer. Every
 #                              test runs under both, so no test that starts a thread (a server
 #                              in pool mode, a client's read loop) escapes TSan.
-#   fuzz/fuzz_*.c           -> one libFuzzer target each (clang)
+#   fuzz/fuzz_*.c           -> one libFuzzer target each (clang), on libwsc_proto.a; fuzz_conn
+#                              runs a server, so it links the whole library built for fuzzing
 #   examples, tools, bench  -> build/bin/<prog> (a directory bench/<prog>/ is one program)
 #
 # Variants: release (build/lib, build/bin), asan (build/asan), tsan (build/tsan),
@@ -47,6 +48,7 @@ REL_LIB_OBJ   := $(call obj,release,$(LIB_SRC))
 ASAN_LIB_OBJ  := $(call obj,asan,$(LIB_SRC))
 TSAN_LIB_OBJ  := $(call obj,tsan,$(LIB_SRC))
 FUZZ_PROTO_OBJ := $(call obj,fuzz,$(PROTO_SRC))
+FUZZ_LIB_OBJ  := $(call obj,fuzz,$(LIB_SRC))
 
 REL_BIN  := $(addprefix build/bin/,$(PROGS))
 ASAN_BIN := $(addprefix build/asan/bin/,$(PROGS))
@@ -89,6 +91,8 @@ build/asan/libwsc.a: $(ASAN_LIB_OBJ)
 build/tsan/libwsc.a: $(TSAN_LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 build/fuzz/libwsc_proto.a: $(FUZZ_PROTO_OBJ)
+	rm -f $@ && ar rcs $@ $^
+build/fuzz/libwsc.a: $(FUZZ_LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 # ---- programs -------------------------------------------------------------
@@ -145,6 +149,10 @@ check-clang:
 build/fuzz/fuzz_%: build/fuzz/obj/fuzz/fuzz_%.o build/fuzz/libwsc_proto.a
 	@mkdir -p $(@D)
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $(filter %.o %.a,$^) -lcrypto
+# The connection target drives real servers over sockets: the whole library, not the core alone.
+build/fuzz/fuzz_conn: build/fuzz/obj/fuzz/fuzz_conn.o build/fuzz/libwsc.a
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
 
 fuzz-build: $(FUZZERS)
 fuzz: fuzz-build
