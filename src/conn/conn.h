@@ -40,7 +40,6 @@
 #include "wsc.h"
 
 struct wsc__hs_pool;
-struct wsc__wctx;
 
 /* Seconds to wait for the peer's side of the close handshake (its close frame, or its FIN after we
  * failed the connection) before the TCP connection is dropped. */
@@ -71,6 +70,8 @@ typedef struct wsc__ctx {
     void (*kick)(struct wsc__ctx *ctx);
     void *pool;
 } wsc__ctx;
+
+#include "conn/loop.h" /* after wsc__ctx, which the loop context points to */
 
 /* worker-only connection states ([loop] `state`) */
 enum {
@@ -174,58 +175,6 @@ struct wsc_conn {
     WSC__OWNER_FIELD             /* checked builds: the [owner] fields' owner (owner.h) */
 };
 
-/* Receive buffers a loop keeps for reuse after connections handed them back: as many as large
-   messages are commonly on pool threads at once, and at most WSC__SPARE_BYTES of them (one at
-   least, however large the receive buffer); beyond that they are freed. */
-enum { WSC__SPARE_RBUFS = 16, WSC__SPARE_BYTES = 2 << 20 };
-
-/* A loop context: an epoll worker, or one blocking-mode connection thread. [loop] */
-typedef struct wsc__wctx {
-    wsc__ctx *ctx;
-    bool blocking;   /* one connection's own thread (blocking mode, test helpers): no spans, no
-                        inbox; a write that queues wakes the thread through wake_fd */
-    bool sync_writes; /* test helpers: a blocking socket, writes complete before returning */
-    bool stopping;   /* no new connections; closes with 1001 */
-    bool stalled;    /* a job is waiting for backlog room: no connection is read */
-    bool submitted;  /* jobs went to the pool in this iteration: kick it before sleeping */
-    uint32_t now;    /* coarse monotonic seconds, refreshed once per iteration */
-    uint8_t *rbuf;   /* the receive buffer shared by this loop's connections */
-    size_t rbuf_cap;
-    uint8_t *spare[WSC__SPARE_RBUFS]; /* receive buffers handed back by connections (see below) */
-    unsigned nspare;
-    uint8_t *obuf;   /* inline writes of this iteration (spans) */
-    size_t obuf_cap, obuf_len;
-    wsc_conn **flush; /* connections with a span */
-    size_t nflush, flush_cap;
-    wsc_conn **ready; /* readable connections whose read was deferred */
-    size_t nready, ready_cap;
-    wsc_conn **conns; /* every live connection, for timers and stop */
-    size_t nconns, conns_cap;
-    wsc_conn **stall; /* connections whose job waits for backlog room */
-    size_t nstall, stall_cap;
-    size_t ndeadlines; /* connections with a deadline (0: no timer sweep needed) */
-    size_t nkept;      /* connections with WSC__F_KEPT (the sweep also trims those) */
-    wsc_conn *grave;   /* finished connections, unreferenced at the end of the iteration */
-    _Atomic(wsc_conn *) inbox;
-    _Atomic int sleeping; /* the loop is (about to be) blocked in the poller: posts must wake it */
-    int wake_fd;
-    int poll_fd;       /* the poller's descriptor (for removal), -1 in blocking mode */
-    bool defer_close;  /* blocking mode: the thread closes the socket itself, after it unregistered */
-    int deferred_fd;
-    wsc_arena arena;   /* inline callbacks */
-    wsc_handshake *scratch; /* inline callbacks: requests that arrive whole are parsed in rbuf */
-} wsc__wctx;
-
-/* The loop context of the calling thread (NULL on other threads): writes made on a connection's own
- * worker go to the span, and are flushed once per iteration. Thread-local, set by the loop. */
-extern WSC__THREAD_LOCAL wsc__wctx *wsc__tl_wctx;
-
-/* A receive buffer (rbuf_cap bytes, from the heap) to replace one handed to a connection; NULL
- * when out of memory. [loop] */
-uint8_t *wsc__wctx_take_spare(wsc__wctx *w);
-/* Takes buf back as a spare receive buffer when it can serve as one (a heap buffer of rbuf_cap
- * bytes) and there is room; then buf is emptied and true returned. [loop] */
-bool wsc__wctx_keep_spare(wsc__wctx *w, wsc__buf *buf);
 
 /* ---- lifecycle (conn.c) ---- */
 
@@ -244,8 +193,6 @@ void wsc__conn_request(wsc_conn *c, uint32_t bits);
 /* Posts without waking: returns the loop to pass to wsc__wctx_wake soon, or NULL when nothing was
    pushed (already pending). For threads that post many in a row. */
 wsc__wctx *wsc__conn_post(wsc_conn *c, uint32_t bits);
-/* Wakes a loop that sleeps in its poller (any thread). */
-void wsc__wctx_wake(wsc__wctx *w);
 /* Arms or clears the loop-clock deadline. [loop] */
 void wsc__conn_set_deadline(wsc_conn *c, unsigned seconds);
 /* The timer sweep found c's deadline passed. [loop] */
@@ -329,23 +276,8 @@ void wsc__batch_begin(wsc_conn *c);
 void wsc__batch_end(wsc_conn *c);
 void wsc__batch_free(void);
 
-/* ---- loop helpers used by conn code, implemented by the owner of the loop ---- */
+/* ---- the loop context's side (loop.h) that needs the connection's fields ---- */
 
-/* ---- the loop context (conn.c): lists, inbox, graveyard ---- */
-
-/* rbuf_size: the shared receive buffer; obuf_size: inline write spans (0 in blocking mode);
-   arena_size: first block of the inline callbacks' arena. Returns 0 or WSC_ENOMEM. */
-int wsc__wctx_init(wsc__wctx *w, wsc__ctx *ctx, bool blocking, size_t rbuf_size, size_t obuf_size,
-                   size_t arena_size);
-void wsc__wctx_destroy(wsc__wctx *w);
-/* Adds c to the connection table. Returns false when out of memory. */
-bool wsc__wctx_add(wsc__wctx *w, wsc_conn *c);
-/* Lists c for another read attempt in this loop (deferred by fairness or back pressure). */
-void wsc__wctx_ready(wsc__wctx *w, wsc_conn *c);
-/* Parks c whose job found the backlog full; the loop stops reading until it is dispatched. */
-bool wsc__wctx_stall(wsc__wctx *w, wsc_conn *c);
-/* Lists c for the end-of-iteration flush. */
-bool wsc__wctx_flush_list(wsc__wctx *w, wsc_conn *c);
 /* Its common case, with no call (the write path's): c is listed already, or the list has room.
    False when the list must grow first, which wsc__wctx_flush_list does. */
 static inline bool wsc__wctx_flush_list_fast(wsc__wctx *w, wsc_conn *c)
@@ -358,16 +290,7 @@ static inline bool wsc__wctx_flush_list_fast(wsc__wctx *w, wsc_conn *c)
     c->flags |= WSC__F_IN_FLUSH;
     return true;
 }
-/* Forgets c (after its close callback, or at once when none is owed). */
-void wsc__wctx_remove(wsc__wctx *w, wsc_conn *c);
 /* Gives back a connection's handshake object (the loop's scratch one is only reset). */
 void wsc__conn_drop_hs(wsc_conn *c);
-/* Drops the loop's reference to every connection forgotten in this iteration. */
-void wsc__wctx_bury(wsc__wctx *w);
-/* Serves the inbox (pool callbacks that returned, closes from other threads). drain: the wake-up
-   descriptor fired and must be read. */
-void wsc__wctx_inbox(wsc__wctx *w, bool drain);
-/* Before blocking in the poller: returns false (do not block) when the inbox has entries. */
-bool wsc__wctx_may_sleep(wsc__wctx *w);
 
 #endif
