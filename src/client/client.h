@@ -87,7 +87,6 @@ struct wsc_client {
     uint8_t *rbuf;
     size_t rcap, rstart, rend; /* raw bytes not parsed yet: rbuf[rstart .. rend) */
     int mmode;                 /* WSC__MB_*: the message in progress */
-    unsigned mtype;
     size_t mstart, mlen; /* WSC__MB_RBUF: offset in rbuf; length in any mode */
     uint8_t *mbuf;       /* WSC__MB_POOL / WSC__MB_HEAP */
     size_t mcap;

@@ -6,6 +6,7 @@
 #include "client/client.h"
 #include "io/connect.h"
 #include "mem/iobuf.h"
+#include "proto/assembler.h"
 #include "proto/close.h"
 #include "proto/close_handshake.h"
 #include "util/log.h"
@@ -78,30 +79,24 @@ static void free_buffer(wsc_client *c, int mode, uint8_t *b, size_t cap)
         wsc__iobuf_free(b, cap);
 }
 
-/* Appends a chunk of the message (p points into the read buffer, after the bytes already
- * assembled). */
-static int append(wsc_client *c, const uint8_t *p, size_t n)
+/* The message assembler's store (proto/assembler.h): the read buffer, where the message starts
+   around its first bytes and continues in place across reads while it fits in buffer_size; beyond
+   that a pooled buffer, or the heap. mlen is the assembler's count of bytes so far. */
+static uint8_t *msg_room(void *ctx, size_t have, size_t need, const uint8_t *chunk)
 {
-    if (c->mmode == WSC__MB_RBUF) {
-        if (c->mlen + n <= c->buffer_size) {
-            uint8_t *dst = c->rbuf + c->mstart + c->mlen;
-            /* A frame that arrives over several reads continues right where it stopped: no copy.
-               Only frame headers between fragments make the payload move. */
-            if (dst != p)
-                memmove(dst, p, n);
-            c->mlen += n;
-            return 0;
-        }
-        int rc = to_external(c, c->mlen + n);
-        if (rc)
-            return rc;
+    wsc_client *c = ctx;
+    (void)have;
+    if (c->mmode == WSC__MB_NONE) {
+        c->mmode = WSC__MB_RBUF;
+        c->mstart = (size_t)(chunk - c->rbuf);
     }
-    int rc = ensure(c, c->mlen + n);
-    if (rc)
-        return rc;
-    memcpy(c->mbuf + c->mlen, p, n);
-    c->mlen += n;
-    return 0;
+    if (c->mmode == WSC__MB_RBUF) {
+        if (need <= c->buffer_size)
+            return c->rbuf + c->mstart;
+        if (to_external(c, need) != 0)
+            return NULL;
+    }
+    return ensure(c, need) == 0 ? c->mbuf : NULL;
 }
 
 void wsc__client_release(wsc_client *c)
@@ -236,41 +231,33 @@ int wsc__client_read_msg(wsc_client *c, wsc_msg *msg, int64_t deadline, bool ans
         wsc__event ev;
         size_t n = wsc__reader_next(&c->reader, c->rbuf + c->rstart, c->rend - c->rstart, &ev);
         switch (ev.kind) {
-        case WSC__EV_DATA:
+        case WSC__EV_DATA: {
             c->rstart += n;
-            if (ev.first && ev.last) {
-                /* The whole message is in the read buffer: hand it out where it lies. */
-                msg->type = (wsc_msg_type)ev.opcode;
-                msg->data = ev.data;
-                msg->len = ev.len;
-                return 0;
-            }
-            if (ev.first) {
-                c->mmode = WSC__MB_RBUF;
-                c->mstart = (size_t)(ev.data - c->rbuf);
-                c->mlen = 0;
-                c->mtype = ev.opcode;
-            }
-            if (append(c, ev.data, ev.len) != 0)
+            if (ev.first)
+                c->mmode = WSC__MB_NONE; /* msg_room places it around its first bytes */
+            const wsc__asm_store store = {msg_room, c};
+            uint8_t *data;
+            size_t len;
+            enum wsc__asm_result r = wsc__asm_add(&c->mlen, &ev, &store, &data, &len);
+            if (r == WSC__ASM_NOMEM)
                 return fail(c, WSC__CLOSE_INTERNAL, WSC_ENOMEM, "out of memory for a message");
-            if (ev.last) {
-                msg->type = (wsc_msg_type)c->mtype;
-                msg->len = c->mlen;
-                if (c->mmode == WSC__MB_RBUF) {
-                    msg->data = c->rbuf + c->mstart;
-                } else {
-                    msg->data = c->mbuf;
-                    c->held_mode = c->mmode;
-                    c->held = c->mbuf;
-                    c->held_cap = c->mcap;
-                    c->mbuf = NULL;
-                    c->mcap = 0;
-                }
-                c->mmode = WSC__MB_NONE;
-                c->mlen = 0;
-                return 0;
+            if (r == WSC__ASM_MORE)
+                continue;
+            /* Whole in one chunk, or assembled in the read buffer: it stays there until the next
+               read. In a buffer of its own: held until wsc_client_done or the next read. */
+            msg->type = (wsc_msg_type)ev.opcode;
+            msg->data = data ? data : c->rbuf;
+            msg->len = len;
+            if (c->mmode == WSC__MB_POOL || c->mmode == WSC__MB_HEAP) {
+                c->held_mode = c->mmode;
+                c->held = c->mbuf;
+                c->held_cap = c->mcap;
+                c->mbuf = NULL;
+                c->mcap = 0;
             }
-            continue;
+            c->mmode = WSC__MB_NONE;
+            return 0;
+        }
         case WSC__EV_CONTROL:
             c->rstart += n;
             msg->type = (wsc_msg_type)ev.opcode;
