@@ -324,9 +324,26 @@ void wsc__conn_check_done(wsc_conn *c)
 {
     if (c->state != WSC__ST_DRAIN || (c->flags & WSC__F_BUSY))
         return;
-    if ((c->flags & WSC__F_EOF) ||
-        ((c->flags & WSC__F_PEER_CLOSED) && wsc__conn_queued(c) == 0))
+    if ((c->flags & (WSC__F_EOF | WSC__F_PEER_CLOSED)) && wsc__conn_sent_all(c))
         wsc__conn_finish(c);
+}
+
+void wsc__conn_on_eof(wsc_conn *c, bool reset)
+{
+    c->flags |= WSC__F_EOF;
+    c->flags &= (uint16_t)~WSC__F_RD_PENDING;
+    if (c->span_len)
+        wsc__conn_flush_span(c);
+    if (reset || c->state == WSC__ST_HS || wsc__conn_sent_all(c)) {
+        wsc__conn_finish(c);
+        return;
+    }
+    /* A half-closed peer may still read: what was accepted for it goes out first, within the
+       close wait (an unread queue is dropped then). Nothing more is read or parsed. */
+    if (c->state < WSC__ST_DRAIN)
+        c->state = WSC__ST_DRAIN;
+    if (!c->deadline)
+        wsc__conn_set_deadline(c, WSC__CLOSE_TIMEOUT_S);
 }
 
 void wsc__conn_shutdown(wsc_conn *c, unsigned code)

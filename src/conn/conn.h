@@ -223,8 +223,12 @@ void wsc__conn_trim(wsc_conn *c);
 void wsc__conn_shutdown(wsc_conn *c, unsigned code);
 /* Moves the loop state after a callback or a close from elsewhere. [loop] */
 void wsc__conn_sync_state(wsc_conn *c);
-/* Called when the peer's FIN, an error, or the close handshake ends the connection. [loop] */
+/* Ends a connection in DRAIN (not while a callback runs) once its queue has left and the peer
+   sent its FIN or close frame. [loop] */
 void wsc__conn_check_done(wsc_conn *c);
+/* The peer's FIN (a read returned 0), or a reset: ends the connection at once, or, when output
+   accepted for the peer is still queued, once it has left (bounded by the close wait). [loop] */
+void wsc__conn_on_eof(wsc_conn *c, bool reset);
 
 /* ---- reading and dispatch (conn_read.c) ---- */
 
@@ -268,6 +272,9 @@ void wsc__wctx_flush(wsc__wctx *w);
 bool wsc__conn_send_close(wsc_conn *c, unsigned code, const char *reason, size_t reason_len);
 /* Queue length (under the lock). */
 size_t wsc__conn_queued(wsc_conn *c);
+/* True when nothing queued can still go out: the queue is empty, or the socket is closed or
+   broken. */
+bool wsc__conn_sent_all(wsc_conn *c);
 /* After a close frame or an error response: shuts the write side once the queue is empty. */
 void wsc__conn_shut_if_drained(wsc_conn *c);
 /* Pool threads: gathers this thread's writes to c (the connection whose callbacks it runs) until

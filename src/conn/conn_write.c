@@ -207,6 +207,14 @@ size_t wsc__conn_queued(wsc_conn *c)
     return n;
 }
 
+bool wsc__conn_sent_all(wsc_conn *c)
+{
+    wsc__lock_acquire(&c->lock);
+    bool done = c->out_len == c->out_off || c->fd < 0 || (c->wflags & WSC__WF_BROKEN);
+    wsc__lock_release(&c->lock);
+    return done;
+}
+
 size_t wsc_conn_buffered(const wsc_conn *c)
 {
     return c ? wsc__conn_queued((wsc_conn *)c) : 0;

@@ -192,11 +192,7 @@ static bool read_once(wsc_conn *c)
                 wsc__conn_keep_rest(c, w->rbuf, 0, pre, WSC__R_RBUF);
             return false;
         }
-        /* EOF or a reset. Inline writes of this iteration still go out to a half-closed peer. */
-        c->flags |= WSC__F_EOF;
-        if (c->span_len)
-            wsc__conn_flush_span(c);
-        wsc__conn_finish(c);
+        wsc__conn_on_eof(c, n < 0);
         return false;
     }
     /* A short read means the socket was drained: an edge-triggered poller reports the next

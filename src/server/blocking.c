@@ -103,7 +103,8 @@ static void serve(wsc_server *s, struct wsc__bconn *b, wsc__wctx *w)
         if (c->state >= WSC__ST_DEAD)
             break;
         /* Level-triggered: wait for input, for room when something is queued, or a wake-up. */
-        struct pollfd p[2] = {{.fd = b->fd, .events = POLLIN}, {.fd = w->wake_fd, .events = POLLIN}};
+        struct pollfd p[2] = {{.fd = b->fd, .events = (c->flags & WSC__F_EOF) ? 0 : POLLIN},
+                              {.fd = w->wake_fd, .events = POLLIN}};
         if (wsc__conn_queued(c))
             p[0].events |= POLLOUT;
         int n = poll(p, 2, poll_timeout(c, coarse_now()));
