@@ -230,7 +230,7 @@ void wsc__conn_check_done(wsc_conn *c);
    accepted for the peer is still queued, once it has left (bounded by the close wait). [loop] */
 void wsc__conn_on_eof(wsc_conn *c, bool reset);
 
-/* ---- reading and dispatch (conn_read.c) ---- */
+/* ---- reading and dispatch (recv.c, frames.c, handshake_read.c, jobs.c, run_ahead.c) ---- */
 
 /* Reads what the socket has (bounded per call for fairness) and processes every frame in it. [loop] */
 void wsc__conn_on_readable(wsc_conn *c);
