@@ -67,7 +67,7 @@ static void *sender(void *arg)
         if (len && line[len - 1] == '\r')
             len--;
         /* The line buffer is ours to change: the client masks it in place, no copy. */
-        int rc = wsc_client_write_text(s->c, line, len);
+        int rc = wsc_client_write_in_place(s->c, WSC_TEXT, line, len);
         pthread_mutex_lock(&s->mu);
         if (rc == 0)
             s->sent++;

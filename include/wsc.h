@@ -573,11 +573,12 @@ WSC_API int wsc_client_read_timeout(wsc_client *c, unsigned ms);
 /* Reads one complete message: text, binary, ping, pong or close. Returns 0,
  * WSC_ETIMEDOUT, WSC_ECLOSED after the connection ended, WSC_EIDLE when the
  * idle timeout closed it (see wsc_client_config.idle_timeout), or the protocol
- * error that ended it (the matching close frame was sent). Release the
- * message with wsc_client_done. Thread-safety: one reading thread, and
- * not while a read loop runs.
- * msg->data is valid (and may be modified, e.g. masked by
- * wsc_client_write_pong) until wsc_client_done or the next read. A ping is
+ * error that ended it (the matching close frame was sent), or WSC_ESTATE
+ * before the handshake and while another thread reads (a read loop, or a
+ * wsc_client_read in another thread). Release the message with
+ * wsc_client_done. Thread-safety: one reading thread at a time.
+ * msg->data is valid (and may be modified, e.g. masked in place by
+ * wsc_client_write_in_place) until wsc_client_done or the next read. A ping is
  * returned, not answered: answer it with wsc_client_write_pong, as
  * websocket.zig's read() loop does. A close frame from the server is answered at once
  * (echoing its code) before it is returned; later reads return WSC_ECLOSED.
@@ -585,19 +586,27 @@ WSC_API int wsc_client_read_timeout(wsc_client *c, unsigned ms);
 WSC_API int wsc_client_read(wsc_client *c, wsc_msg *msg);
 WSC_API void wsc_client_done(wsc_client *c, wsc_msg *msg);
 
-/* Writes one frame of type (text, binary, ping, pong, close), masking data
- * IN PLACE (the caller's buffer is modified, as in websocket.zig). Blocks
- * until the socket took the whole frame. Returns 0, WSC_EINVAL (bad type, a
- * control payload over 125 bytes, a close payload the server would refuse),
- * WSC_ESTATE (before the handshake), WSC_ECLOSED (a close frame was sent or
- * the connection ended) or WSC_EIO (the connection broke and is closed).
- * Thread-safety: any thread; frames are never interleaved. */
-WSC_API int wsc_client_write(wsc_client *c, wsc_msg_type type, void *data, size_t len);
-WSC_API int wsc_client_write_text(wsc_client *c, char *data, size_t len);
-WSC_API int wsc_client_write_binary(wsc_client *c, void *data, size_t len);
-WSC_API int wsc_client_write_ping(wsc_client *c, void *data, size_t len);
-WSC_API int wsc_client_write_pong(wsc_client *c, void *data, size_t len);
-/* Like wsc_client_write for const data: copies it first. */
+/* Writes one frame of type (text, binary, ping, pong, close). data is only
+ * read: it is masked while it is copied into the client's write buffer,
+ * which grows to fit the frames written up to 64 KiB and is kept (a longer
+ * frame goes out through it in pieces). Blocks until the socket took the
+ * whole frame. Returns 0, WSC_EINVAL (bad type, a control payload over 125
+ * bytes, a close payload the server would refuse), WSC_ESTATE (before the
+ * handshake), WSC_ECLOSED (a close frame was sent or the connection ended),
+ * WSC_ENOMEM (no write buffer; nothing was sent) or WSC_EIO (the connection
+ * broke and is closed). Thread-safety: any thread; frames are never
+ * interleaved. */
+WSC_API int wsc_client_write(wsc_client *c, wsc_msg_type type, const void *data, size_t len);
+WSC_API int wsc_client_write_text(wsc_client *c, const char *data, size_t len);
+WSC_API int wsc_client_write_binary(wsc_client *c, const void *data, size_t len);
+WSC_API int wsc_client_write_ping(wsc_client *c, const void *data, size_t len);
+WSC_API int wsc_client_write_pong(wsc_client *c, const void *data, size_t len);
+/* Like wsc_client_write with no copy: masks data IN PLACE (the caller's
+ * buffer holds the masked bytes afterwards, as websocket.zig's writes leave
+ * it) and sends it from there. For large frames whose copy would cost.
+ * Same errors, but never WSC_ENOMEM. */
+WSC_API int wsc_client_write_in_place(wsc_client *c, wsc_msg_type type, void *data, size_t len);
+/* The earlier name of wsc_client_write, kept so that code using it builds. */
 WSC_API int wsc_client_write_copy(wsc_client *c, wsc_msg_type type, const void *data, size_t len);
 /* Sends a close frame (code 0: 1000; reason NULL or <= 123 bytes) and
  * closes the connection once the server answers (or after a short wait, 2 s).

@@ -27,6 +27,7 @@ static void client_destroy(wsc_client *c)
     pthread_mutex_destroy(&c->mu);
     pthread_mutex_destroy(&c->wmu);
     wsc__iobuf_free(c->rbuf, c->rcap);
+    wsc__iobuf_free(c->wbuf, c->wcap);
     free(c->host);
     free(c);
 }

@@ -47,7 +47,12 @@ enum {
        max_size == buffer_size never needs another buffer. */
     WSC__CLIENT_SLACK = 256,
     /* The handshake response is read into the read buffer: never smaller than this. */
-    WSC__CLIENT_MIN_RBUF = 2048
+    WSC__CLIENT_MIN_RBUF = 2048,
+    /* The write buffer, where a frame is masked while it is copied (the caller's data stays as it
+       was): allocated at the first write and grown to fit the frames written, from WBUF_MIN up to
+       WBUF_MAX bytes (powers of two); a longer frame goes out through it in WBUF_MAX pieces. */
+    WSC__CLIENT_WBUF_MIN = 256,
+    WSC__CLIENT_WBUF_MAX = 64 * 1024
 };
 
 /* Connection state (c->state). */
@@ -99,6 +104,8 @@ struct wsc_client {
 
     /* writers */
     pthread_mutex_t wmu;
+    uint8_t *wbuf; /* wmu: the write buffer (WSC__CLIENT_WBUF_*), NULL before the first copy */
+    size_t wcap;
 
     /* automatic replies waiting for wmu: guarded by mu; pend_any is a hint readable without it */
     atomic_bool pend_any;
@@ -141,10 +148,11 @@ void wsc__client_mark_closed_locked(wsc_client *c, int rc);
 
 /* ---- client_write.c ---- */
 
-/* Sends one frame, masking data in place (copy false) or while copying it out (copy true). A close
- * frame moves the state to CLOSING. deadline bounds the wait for wmu and the socket.
- * Returns 0, WSC_ESTATE (before the handshake), WSC_ECLOSED (close already sent or connection
- * over), WSC_ETIMEDOUT, WSC_EIO. */
+/* Sends one frame, masking data in place (copy false) or while copying it into the write buffer
+ * (copy true: data is only read). A close frame moves the state to CLOSING. deadline bounds the
+ * wait for wmu and the socket. Returns 0, WSC_ESTATE (before the handshake), WSC_ECLOSED (close
+ * already sent or connection over), WSC_ENOMEM (copy: no write buffer; nothing was sent),
+ * WSC_ETIMEDOUT, WSC_EIO. */
 int wsc__client_send(wsc_client *c, unsigned opcode, void *data, size_t len, bool copy,
                      int64_t deadline);
 

@@ -7,15 +7,12 @@
 
 #include "client/client.h"
 #include "io/connect.h"
+#include "mem/iobuf.h"
 #include "proto/close.h"
 #include "proto/frame.h"
 #include "proto/mask.h"
 #include "proto/utf8.h"
 #include "util/log.h"
-
-/* Masked copies of const data go out through a stack buffer of this size, so a const write of any
-   length needs no allocation (one TLS record per chunk). */
-enum { COPY_CHUNK = 16384 };
 
 static int lock_writer(wsc_client *c, int64_t deadline)
 {
@@ -36,20 +33,42 @@ static int lock_writer(wsc_client *c, int64_t deadline)
     return e == 0 ? 0 : e == ETIMEDOUT ? WSC_ETIMEDOUT : WSC_EIO;
 }
 
+/* Makes the write buffer hold want bytes, up to WSC__CLIENT_WBUF_MAX (wmu held). A frame the buffer
+   cannot hold whole goes out through it in pieces, so a failed growth only costs write calls; returns
+   false when there is no buffer at all. */
+static bool wbuf_reserve(wsc_client *c, size_t want)
+{
+    if (want > WSC__CLIENT_WBUF_MAX)
+        want = WSC__CLIENT_WBUF_MAX;
+    if (want > c->wcap) {
+        size_t cap = c->wcap ? c->wcap : WSC__CLIENT_WBUF_MIN;
+        while (cap < want)
+            cap *= 2;
+        uint8_t *b = wsc__iobuf_alloc(cap);
+        if (b) {
+            wsc__iobuf_free(c->wbuf, c->wcap);
+            c->wbuf = b;
+            c->wcap = cap;
+        }
+    }
+    return c->wcap > WSC__FRAME_HEADER_MAX;
+}
+
+/* Masks src while copying it into the write buffer (reserved by the caller) behind the header: the
+   caller's bytes are never written, and a frame that fits the buffer leaves in one write. */
 static int write_masked_copy(wsc_client *c, const uint8_t *hdr, size_t hlen, const uint8_t *src,
                              size_t len, const uint8_t key[4], int64_t deadline)
 {
-    uint8_t buf[COPY_CHUNK];
-    size_t off = 0;
-
+    uint8_t *buf = c->wbuf;
+    size_t cap = c->wcap;
     memcpy(buf, hdr, hlen);
-    size_t n = len < COPY_CHUNK - hlen ? len : COPY_CHUNK - hlen;
+    size_t n = len < cap - hlen ? len : cap - hlen;
     wsc__mask_copy(buf + hlen, src, n, key, 0);
     struct iovec iov = {buf, hlen + n};
     int rc = wsc__client_write_all(c, &iov, 1, deadline);
-    off = n;
+    size_t off = n;
     while (rc == 0 && off < len) {
-        n = len - off < COPY_CHUNK ? len - off : COPY_CHUNK;
+        n = len - off < cap ? len - off : cap;
         wsc__mask_copy(buf, src + off, n, key, off);
         iov = (struct iovec){buf, n};
         rc = wsc__client_write_all(c, &iov, 1, deadline);
@@ -169,6 +188,10 @@ int wsc__client_send(wsc_client *c, unsigned opcode, void *data, size_t len, boo
         pthread_mutex_unlock(&c->wmu);
         return st == WSC__CS_NEW ? WSC_ESTATE : WSC_ECLOSED;
     }
+    if (copy && !wbuf_reserve(c, WSC__FRAME_HEADER_MAX + len)) {
+        pthread_mutex_unlock(&c->wmu);
+        return WSC_ENOMEM;
+    }
     bool left;
     rc = send_pending(c, deadline, false, &left);
     if (rc == 0 && atomic_load(&c->state) != WSC__CS_OPEN)
@@ -287,34 +310,41 @@ static int write_frame(wsc_client *c, wsc_msg_type type, void *data, size_t len,
     return wsc__client_send(c, (unsigned)type, data, len, copy, WSC__NO_DEADLINE);
 }
 
-WSC_API int wsc_client_write(wsc_client *c, wsc_msg_type type, void *data, size_t len)
+/* The copying writes only read data (copy true): the cast gives it to the one internal signature
+   that also serves the in-place write. */
+WSC_API int wsc_client_write(wsc_client *c, wsc_msg_type type, const void *data, size_t len)
 {
-    return write_frame(c, type, data, len, false);
+    return write_frame(c, type, (void *)data, len, true);
 }
 
-WSC_API int wsc_client_write_text(wsc_client *c, char *data, size_t len)
+WSC_API int wsc_client_write_text(wsc_client *c, const char *data, size_t len)
 {
-    return write_frame(c, WSC_TEXT, data, len, false);
+    return wsc_client_write(c, WSC_TEXT, data, len);
 }
 
-WSC_API int wsc_client_write_binary(wsc_client *c, void *data, size_t len)
+WSC_API int wsc_client_write_binary(wsc_client *c, const void *data, size_t len)
 {
-    return write_frame(c, WSC_BINARY, data, len, false);
+    return wsc_client_write(c, WSC_BINARY, data, len);
 }
 
-WSC_API int wsc_client_write_ping(wsc_client *c, void *data, size_t len)
+WSC_API int wsc_client_write_ping(wsc_client *c, const void *data, size_t len)
 {
-    return write_frame(c, WSC_PING, data, len, false);
+    return wsc_client_write(c, WSC_PING, data, len);
 }
 
-WSC_API int wsc_client_write_pong(wsc_client *c, void *data, size_t len)
+WSC_API int wsc_client_write_pong(wsc_client *c, const void *data, size_t len)
 {
-    return write_frame(c, WSC_PONG, data, len, false);
+    return wsc_client_write(c, WSC_PONG, data, len);
 }
 
 WSC_API int wsc_client_write_copy(wsc_client *c, wsc_msg_type type, const void *data, size_t len)
 {
-    return write_frame(c, type, (void *)data, len, true);
+    return wsc_client_write(c, type, data, len);
+}
+
+WSC_API int wsc_client_write_in_place(wsc_client *c, wsc_msg_type type, void *data, size_t len)
+{
+    return write_frame(c, type, data, len, false);
 }
 
 /* ---- close ---- */

@@ -135,10 +135,10 @@ TEST(echo_sizes_up_to_16mib)
         size_t n = sizes[k];
         wsc_msg m;
         if (k % 2) {
-            EXPECT_EQ_INT(wsc_client_write_copy(c, WSC_BINARY, src, n), 0);
+            EXPECT_EQ_INT(wsc_client_write_binary(c, src, n), 0);
         } else {
             memcpy(work, src, n);
-            EXPECT_EQ_INT(wsc_client_write_binary(c, work, n), 0);
+            EXPECT_EQ_INT(wsc_client_write_in_place(c, WSC_BINARY, work, n), 0);
         }
         EXPECT_EQ_INT(wsc_client_read(c, &m), 0);
         EXPECT_EQ_INT(m.type, WSC_BINARY);

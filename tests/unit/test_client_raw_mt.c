@@ -598,9 +598,9 @@ TEST(frames_we_send_are_masked)
     char text[] = "masked text";
     char copy[sizeof text];
     memcpy(copy, text, sizeof text);
-    EXPECT_EQ_INT(wsc_client_write_text(c, text, 11), 0);
-    EXPECT_EQ_INT(wsc_client_write_copy(c, WSC_BINARY, copy, 11), 0);
-    EXPECT_EQ_INT(memcmp(copy, "masked text", 11), 0); /* the copy variant leaves the data alone */
+    EXPECT_EQ_INT(wsc_client_write_in_place(c, WSC_TEXT, text, 11), 0);
+    EXPECT_EQ_INT(wsc_client_write_binary(c, copy, 11), 0);
+    EXPECT_EQ_INT(memcmp(copy, "masked text", 11), 0); /* the copying write leaves the data alone */
     EXPECT_EQ_INT(wsc_client_write_ping(c, NULL, 0), 0);
     EXPECT_EQ_INT(wsc_client_close(c, 0, NULL), 0);
     wsc_client_free(c);

@@ -98,8 +98,8 @@ static void *writer(void *arg)
         size_t fill = seq % 25 == 0 ? 20000 + (size_t)w->id * 100 : (size_t)(seq % 40);
         int n = snprintf(buf, 64, "T%d:%d:", w->id, seq);
         memset(buf + n, 'a' + w->id, fill);
-        int rc = seq % 2 ? wsc_client_write_text(w->s->c, buf, (size_t)n + fill)
-                         : wsc_client_write_copy(w->s->c, WSC_TEXT, buf, (size_t)n + fill);
+        int rc = seq % 2 ? wsc_client_write_in_place(w->s->c, WSC_TEXT, buf, (size_t)n + fill)
+                         : wsc_client_write_text(w->s->c, buf, (size_t)n + fill);
         if (rc)
             atomic_fetch_add(&w->s->write_errors, 1);
     }
