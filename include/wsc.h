@@ -572,6 +572,8 @@ WSC_API wsc_client *wsc_client_connect_url(const char *url, const wsc_client_con
 WSC_API int wsc_client_read_timeout(wsc_client *c, unsigned ms);
 /* Reads one complete message: text, binary, ping, pong or close. Returns 0,
  * WSC_ETIMEDOUT, WSC_ECLOSED after the connection ended, WSC_EIDLE when the
+    bool no_utf8_check;         /* skip UTF-8 validation of text messages from the
+                                   server (default: validate; invalid closes 1007) */
  * idle timeout closed it (see wsc_client_config.idle_timeout), or the protocol
  * error that ended it (the matching close frame was sent), or WSC_ESTATE
  * before the handshake and while another thread reads (a read loop, or a

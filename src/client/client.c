@@ -97,9 +97,10 @@ WSC_API wsc_client *wsc_client_new(const wsc_client_config *cfg, wsc_err *err)
         wsc__err(err, WSC_ENOMEM, NULL);
         return NULL;
     }
-    /* Text is validated as it arrives (section 8.1); the size cap is enforced on declared lengths
-       before the payload is read (section 10.4). */
-    wsc__reader_init(&c->reader, WSC__ROLE_CLIENT, c->max_size, WSC__READER_UTF8);
+    /* Text is validated as it arrives (section 8.1) unless no_utf8_check; the size cap is enforced
+       on declared lengths before the payload is read (section 10.4). */
+    wsc__reader_init(&c->reader, WSC__ROLE_CLIENT, c->max_size,
+                     cfg->no_utf8_check ? 0 : WSC__READER_UTF8);
 
     unsigned tmo =
         cfg->connect_timeout_ms ? cfg->connect_timeout_ms : WSC__CLIENT_CONNECT_TIMEOUT_MS;
