@@ -538,6 +538,8 @@ typedef struct wsc_client_config {
                                    ping or the close the read waits up to 2 s
                                    for a write in progress in another thread */
     bool no_idle_ping;          /* only the close at idle_timeout, no ping */
+    bool no_utf8_check;         /* skip UTF-8 validation of text messages from the
+                                   server (default: validate; invalid closes 1007) */
 } wsc_client_config;
 
 /* Connects (TCP, then TLS when cfg->tls). The handshake follows with
@@ -572,8 +574,6 @@ WSC_API wsc_client *wsc_client_connect_url(const char *url, const wsc_client_con
 WSC_API int wsc_client_read_timeout(wsc_client *c, unsigned ms);
 /* Reads one complete message: text, binary, ping, pong or close. Returns 0,
  * WSC_ETIMEDOUT, WSC_ECLOSED after the connection ended, WSC_EIDLE when the
-    bool no_utf8_check;         /* skip UTF-8 validation of text messages from the
-                                   server (default: validate; invalid closes 1007) */
  * idle timeout closed it (see wsc_client_config.idle_timeout), or the protocol
  * error that ended it (the matching close frame was sent), or WSC_ESTATE
  * before the handshake and while another thread reads (a read loop, or a
