@@ -619,6 +619,17 @@ WSC_API int wsc_client_write_copy(wsc_client *c, wsc_msg_type type, const void *
  * is too long or not UTF-8. Thread-safety: any thread, also from a read loop
  * callback (the loop then ends once the answer arrives). */
 WSC_API int wsc_client_close(wsc_client *c, unsigned code, const char *reason);
+/* The code of the close frame that began the end of the connection: the
+ * first one sent or received (1005 when it had no code), with *from_server
+ * (may be NULL) telling whose it was. 0 while no close frame was sent or
+ * received: the connection is open, or it broke (a read or a loop returned
+ * WSC_ECLOSED or WSC_EIO) without any. So after a read or a loop ended:
+ * 1002, 1007 or 1009 and !*from_server when this client failed the
+ * connection (the result was WSC_EPROTO, WSC_EUTF8 or WSC_ETOOBIG); 1011
+ * when a read loop callback failed; the server's code when it closed first.
+ * A close frame counts as sent from the moment it began to be written.
+ * Thread-safety: any thread. */
+WSC_API unsigned wsc_client_close_code(const wsc_client *c, bool *from_server);
 
 /* Callbacks of a read loop; only message is required. Returning non-zero
  * from a callback ends the loop (closing with 1011). */
@@ -634,7 +645,11 @@ typedef struct wsc_client_handler {
      * 1011 when it returned non-zero). The loop ends either way. */
     int (*close_frame)(wsc_client *c, void *user, unsigned code, const uint8_t *reason,
                        size_t reason_len);
-    /* Called exactly once when the loop ends. */
+    /* Called exactly once per wsc_client_read_loop or
+     * wsc_client_read_loop_thread that was given this handler (with c, h
+     * and h->message set, so not when it returned WSC_EINVAL): when the loop
+     * ends, and also when it could not start (see their errors), in the
+     * thread that learnt it, before that function returns. */
     void (*close)(wsc_client *c, void *user);
 } wsc_client_handler;
 
@@ -642,11 +657,19 @@ typedef struct wsc_client_handler {
  * after a clean close (a completed close handshake, whoever started it), the
  * non-zero value a callback returned, or the error that ended the connection
  * (WSC_ECLOSED when it dropped without a close handshake, WSC_EIDLE when the
- * idle timeout closed it). Messages are not
- * dispatched after our close frame was sent. Thread-safety: one thread;
- * writes and close from others are fine. */
+ * idle timeout closed it; WSC_EPROTO, WSC_EUTF8, WSC_ETOOBIG when this client
+ * failed it: wsc_client_close_code tells the code sent). It does not start,
+ * returning WSC_ESTATE, before the handshake or while another thread reads
+ * (a read loop, wsc_client_read), or WSC_ECLOSED (or 0 after a completed
+ * close handshake) when the connection has ended; h->close runs in every
+ * case but WSC_EINVAL. Messages are not dispatched after our close frame was
+ * sent. Thread-safety: one thread; writes and close from others are fine. */
 WSC_API int wsc_client_read_loop(wsc_client *c, const wsc_client_handler *h, void *user);
-/* Runs the read loop in a new thread (join or detach *thread). */
+/* Runs the read loop in a new thread (join or detach *thread). Returns 0
+ * once the thread started (the loop's own result is not reported: keep it
+ * from the callbacks), WSC_EINVAL, or WSC_ENOMEM / WSC_EIO when no thread
+ * could be started: h->close then runs in the calling thread before this
+ * returns. */
 WSC_API int wsc_client_read_loop_thread(wsc_client *c, const wsc_client_handler *h, void *user,
                                         pthread_t *thread);
 /* Closes the socket if open and frees the client. Thread-safety: after

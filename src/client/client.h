@@ -124,6 +124,8 @@ struct wsc_client {
     bool reader_known; /* reader_tid is set */
     pthread_t reader_tid;
     int end_rc; /* what ended the connection: 0 for a completed close handshake */
+    unsigned close_code;  /* the first close frame sent or received (1005: no code), 0: none yet */
+    bool close_by_server; /* ... and it was the server's */
 };
 
 /* ---- client_io.c: waiting reads and writes on the transport ---- */
@@ -155,6 +157,10 @@ void wsc__client_mark_closed_locked(wsc_client *c, int rc);
  * WSC_ETIMEDOUT, WSC_EIO. */
 int wsc__client_send(wsc_client *c, unsigned opcode, void *data, size_t len, bool copy,
                      int64_t deadline);
+
+/* Records the first close frame of the connection (sent, or received when by_server), for
+ * wsc_client_close_code. Caller holds mu. */
+void wsc__client_note_close_locked(wsc_client *c, unsigned code, bool by_server);
 
 /* Sends a close frame with code (1005 or 0: empty payload) and reason, unless one was sent already
  * (then WSC_ECLOSED). Bounded by deadline. */

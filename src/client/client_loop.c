@@ -90,7 +90,9 @@ WSC_API int wsc_client_read_loop(wsc_client *c, const wsc_client_handler *h, voi
            the server's answer: the connection has ended, maybe cleanly. */
         rc = end_result(c, rc);
     }
-    if (rc != WSC_ESTATE && h->close)
+    /* Also when the loop could not start (WSC_ESTATE: another thread reads, or no handshake yet):
+       whoever passed a handler gets its close exactly once, and may free its state there. */
+    if (h->close)
         h->close(c, user);
     return rc;
 }
@@ -115,14 +117,18 @@ WSC_API int wsc_client_read_loop_thread(wsc_client *c, const wsc_client_handler 
     if (!c || !h || !h->message || !thread)
         return WSC_EINVAL;
     struct loop_start *s = malloc(sizeof *s);
-    if (!s)
-        return WSC_ENOMEM;
-    s->c = c;
-    s->h = *h;
-    s->user = user;
-    if (pthread_create(thread, NULL, loop_thread, s) != 0) {
+    int rc = s ? 0 : WSC_ENOMEM;
+    if (s) {
+        s->c = c;
+        s->h = *h;
+        s->user = user;
+        if (pthread_create(thread, NULL, loop_thread, s) == 0)
+            return 0;
         free(s);
-        return WSC_EIO;
+        rc = WSC_EIO;
     }
-    return 0;
+    /* No thread, no loop: its close is still owed, as when wsc_client_read_loop cannot start. */
+    if (h->close)
+        h->close(c, user);
+    return rc;
 }

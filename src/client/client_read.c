@@ -177,6 +177,7 @@ static void on_close_frame(wsc_client *c, unsigned code, bool answer)
 {
     pthread_mutex_lock(&c->mu);
     c->peer_closed = true;
+    wsc__client_note_close_locked(c, code, true);
     int st = atomic_load(&c->state);
     if (st == WSC__CS_CLOSING)
         wsc__client_mark_closed_locked(c, 0);

@@ -140,6 +140,7 @@ static int send_pending(wsc_client *c, int64_t deadline, bool only_if_writable, 
                 /* Nothing may follow a close frame, so a pending pong goes with it. */
                 op = WSC__OP_CLOSE;
                 n = wsc__close_payload_build(payload, c->pend_close_code, NULL, 0);
+                wsc__client_note_close_locked(c, c->pend_close_code, false);
             } else if (c->pend_pong) {
                 op = WSC__OP_PONG;
                 n = c->pend_pong_len;
@@ -197,6 +198,15 @@ int wsc__client_send(wsc_client *c, unsigned opcode, void *data, size_t len, boo
     if (rc == 0 && atomic_load(&c->state) != WSC__CS_OPEN)
         rc = WSC_ECLOSED; /* the pending reply was a close frame */
     if (rc == 0) {
+        if (opcode == WSC__OP_CLOSE) {
+            /* Noted before it leaves: the server's answer may be read before this thread resumes. */
+            const uint8_t *p = data;
+            pthread_mutex_lock(&c->mu);
+            wsc__client_note_close_locked(c, len >= 2 ? (unsigned)(p[0] << 8 | p[1])
+                                                      : WSC__CLOSE_NO_STATUS,
+                                          false);
+            pthread_mutex_unlock(&c->mu);
+        }
         rc = write_failed(c, put_frame(c, opcode, data, len, copy, deadline));
         if (rc == 0 && opcode == WSC__OP_CLOSE)
             close_sent(c);
@@ -345,6 +355,32 @@ WSC_API int wsc_client_write_copy(wsc_client *c, wsc_msg_type type, const void *
 WSC_API int wsc_client_write_in_place(wsc_client *c, wsc_msg_type type, void *data, size_t len)
 {
     return write_frame(c, type, data, len, false);
+}
+
+/* ---- the close code ---- */
+
+void wsc__client_note_close_locked(wsc_client *c, unsigned code, bool by_server)
+{
+    if (c->close_code == 0) {
+        c->close_code = code ? code : WSC__CLOSE_NO_STATUS;
+        c->close_by_server = by_server;
+    }
+}
+
+WSC_API unsigned wsc_client_close_code(const wsc_client *c, bool *from_server)
+{
+    bool server = false;
+    unsigned code = 0;
+    if (c) {
+        wsc_client *m = (wsc_client *)c; /* only mu is written: locked and unlocked */
+        pthread_mutex_lock(&m->mu);
+        code = c->close_code;
+        server = c->close_by_server;
+        pthread_mutex_unlock(&m->mu);
+    }
+    if (from_server)
+        *from_server = server;
+    return code;
 }
 
 /* ---- close ---- */
