@@ -217,8 +217,10 @@ typedef struct wsc_server wsc_server;
 typedef struct wsc_conn wsc_conn;
 typedef struct wsc_handshake wsc_handshake;
 
-/* Returned by init to close the connection without any HTTP response. */
-#define WSC_REJECT_SILENT (-1)
+/* Returned by init to close the connection without any HTTP response: a
+ * value that no status, error code or small number is, so that init
+ * returning -1 or a WSC_E* code still answers 400. */
+#define WSC_REJECT_SILENT (-0x51E47)
 
 /* Callbacks of a server. Only `message` is required. For one connection
  * callbacks never run concurrently (one message at a time). Callbacks that
@@ -231,8 +233,8 @@ typedef struct wsc_handler {
      * *user to per-connection data, passed to every later callback); a
      * value from 400 to 599 to reject with that HTTP status;
      * WSC_REJECT_SILENT to close with no response; any other non-zero
-     * value rejects with 400. hs is valid only during this call. NULL:
-     * accept every request. */
+     * value (-1 and the WSC_E* codes too) rejects with 400. hs is valid
+     * only during this call. NULL: accept every request. */
     int (*init)(wsc_handshake *hs, wsc_conn *conn, void *app, void **user);
     /* The 101 response was sent: the first moment writes are allowed. */
     int (*after_init)(wsc_conn *conn, void *user, void *app);
