@@ -11,6 +11,7 @@
 
 #include "client_test_util.h"
 #include "ws_test_client.h"
+#include "wsc_client_steps.h"
 
 /* ---- pthread_create, failing on demand ---------------------------------------------------------
  * Interposed so that wsc_client_read_loop_thread meets a thread that cannot start. Every other call
@@ -76,38 +77,6 @@ static bool server_start(wt_server *s)
     return wt_server_start(s, &handler, &cfg, NULL);
 }
 
-static wsc_client *open_client(int port, const wsc_client_config *base)
-{
-    wsc_client_config cfg = {0};
-    if (base)
-        cfg = *base;
-    cfg.host = "127.0.0.1";
-    cfg.port = port;
-    wsc_err err;
-    wsc_client *c = wsc_client_new(&cfg, &err);
-    if (c && wsc_client_handshake(c, "/", NULL, &err) != 0) {
-        wsc_client_free(c);
-        c = NULL;
-    }
-    if (!c)
-        fprintf(stderr, "  client: %s\n", err.message);
-    return c;
-}
-
-/* Reads the next data message and compares it. */
-static bool expect_msg(wsc_client *c, wsc_msg_type type, const void *data, size_t len)
-{
-    wsc_msg m;
-    int rc = wsc_client_read(c, &m);
-    bool ok = rc == 0 && m.type == type && m.len == len && (!len || memcmp(m.data, data, len) == 0);
-    if (!ok)
-        fprintf(stderr, "  read: rc %d type %d len %zu (want type %d len %zu)\n", rc,
-                rc ? 0 : (int)m.type, rc ? 0 : m.len, (int)type, len);
-    if (rc == 0)
-        wsc_client_done(c, &m);
-    return ok;
-}
-
 /* ---- 1. writes ------------------------------------------------------------------------------- */
 
 TEST(writes_take_const_data_and_leave_it_alone)
@@ -115,20 +84,20 @@ TEST(writes_take_const_data_and_leave_it_alone)
     wt_server s;
     CHECK(server_start(&s));
     wsc_client_config cfg = {.max_size = 1 << 20};
-    wsc_client *c = open_client(s.port, &cfg);
+    wsc_client *c = cs_open(s.port, &cfg);
     if (c) {
         /* String literals live in read-only memory: masking them in place would crash. */
         EXPECT_EQ_INT(wsc_client_write_text(c, "hi", 2), 0);
-        EXPECT(expect_msg(c, WSC_TEXT, "hi", 2));
+        EXPECT(cs_expect(c, WSC_TEXT, "hi", 2));
         static const uint8_t bin[] = {0, 1, 2, 0xff};
         EXPECT_EQ_INT(wsc_client_write_binary(c, bin, sizeof bin), 0);
-        EXPECT(expect_msg(c, WSC_BINARY, bin, sizeof bin));
+        EXPECT(cs_expect(c, WSC_BINARY, bin, sizeof bin));
         EXPECT_EQ_INT(wsc_client_write(c, WSC_TEXT, "typed", 5), 0);
-        EXPECT(expect_msg(c, WSC_TEXT, "typed", 5));
+        EXPECT(cs_expect(c, WSC_TEXT, "typed", 5));
         EXPECT_EQ_INT(wsc_client_write_copy(c, WSC_TEXT, "old name", 8), 0);
-        EXPECT(expect_msg(c, WSC_TEXT, "old name", 8));
+        EXPECT(cs_expect(c, WSC_TEXT, "old name", 8));
         EXPECT_EQ_INT(wsc_client_write_pong(c, "lit", 3), 0);
-        EXPECT(expect_msg(c, WSC_TEXT, "pong:lit", 8));
+        EXPECT(cs_expect(c, WSC_TEXT, "pong:lit", 8));
         EXPECT_EQ_INT(wsc_client_write_ping(c, "p", 1), 0);
         wsc_msg m;
         EXPECT(wsc_client_read(c, &m) == 0 && m.type == WSC_PONG && m.len == 1 && m.data[0] == 'p');
@@ -141,10 +110,10 @@ TEST(writes_take_const_data_and_leave_it_alone)
         memcpy(orig, src, n);
         EXPECT_EQ_INT(wsc_client_write_binary(c, src, n), 0);
         EXPECT_EQ_MEM(src, orig, n);
-        EXPECT(expect_msg(c, WSC_BINARY, orig, n));
+        EXPECT(cs_expect(c, WSC_BINARY, orig, n));
         /* And a small one after it. */
         EXPECT_EQ_INT(wsc_client_write_text(c, "after", 5), 0);
-        EXPECT(expect_msg(c, WSC_TEXT, "after", 5));
+        EXPECT(cs_expect(c, WSC_TEXT, "after", 5));
         free(src);
         free(orig);
         EXPECT_EQ_INT(wsc_client_close(c, 0, NULL), 0);
@@ -220,7 +189,7 @@ TEST(write_in_place_leaves_the_wire_bytes_in_the_callers_buffer)
 {
     peer p;
     CHECK(peer_start(&p, false));
-    wsc_client *c = open_client(p.port, NULL);
+    wsc_client *c = cs_open(p.port, NULL);
     char text[] = "masked in place";
     char kept[] = "copied, untouched";
     const size_t tn = sizeof text - 1, kn = sizeof kept - 1;
@@ -253,14 +222,14 @@ TEST(invalid_text_passes_with_no_utf8_check_and_fails_with_1007_without)
     CHECK(server_start(&s));
     for (int check = 0; check < 2; check++) {
         wsc_client_config cfg = {.no_utf8_check = !check};
-        wsc_client *c = open_client(s.port, &cfg);
+        wsc_client *c = cs_open(s.port, &cfg);
         EXPECT(c);
         if (!c)
             break;
         EXPECT_EQ_INT(wsc_client_write_text(c, "!bad", 4), 0);
         bool from_server = true;
         if (!check) {
-            EXPECT(expect_msg(c, WSC_TEXT, "ok\xC3\x28", 4));
+            EXPECT(cs_expect(c, WSC_TEXT, "ok\xC3\x28", 4));
             EXPECT_EQ_INT(wsc_client_close_code(c, NULL), 0);
             EXPECT_EQ_INT(wsc_client_close(c, 0, NULL), 0);
         } else {
@@ -283,7 +252,7 @@ TEST(close_code_tells_who_closed_and_with_what)
     bool from_server = false;
 
     /* The server closes first. */
-    wsc_client *c = open_client(s.port, NULL);
+    wsc_client *c = cs_open(s.port, NULL);
     CHECK(c);
     EXPECT_EQ_INT(wsc_client_close_code(c, &from_server), 0);
     EXPECT_EQ_INT(wsc_client_write_text(c, "!close 4001", 11), 0);
@@ -294,7 +263,7 @@ TEST(close_code_tells_who_closed_and_with_what)
     wsc_client_free(c);
 
     /* We close first; the server's answer does not change it. */
-    c = open_client(s.port, NULL);
+    c = cs_open(s.port, NULL);
     CHECK(c);
     EXPECT_EQ_INT(wsc_client_close(c, 4002, "done"), 0);
     EXPECT_EQ_INT(wsc_client_close_code(c, &from_server), 4002);
@@ -304,7 +273,7 @@ TEST(close_code_tells_who_closed_and_with_what)
 
     /* Too big for the client: it fails the connection with 1009. */
     wsc_client_config small = {.max_size = 1000};
-    c = open_client(s.port, &small);
+    c = cs_open(s.port, &small);
     CHECK(c);
     EXPECT_EQ_INT(wsc_client_write_text(c, "!big 5000", 9), 0);
     EXPECT_EQ_INT(wsc_client_read(c, &m), WSC_ETOOBIG);
@@ -346,7 +315,7 @@ TEST(read_loop_result_and_close_code_tell_a_failure_from_a_broken_connection)
 
     /* The client failed it (invalid UTF-8): WSC_EUTF8, and 1007 was ours. */
     loop_user u = {0};
-    wsc_client *c = open_client(s.port, NULL);
+    wsc_client *c = cs_open(s.port, NULL);
     CHECK(c);
     EXPECT_EQ_INT(wsc_client_write_text(c, "!bad", 4), 0);
     EXPECT_EQ_INT(wsc_client_read_loop(c, &loop_handler, &u), WSC_EUTF8);
@@ -358,7 +327,7 @@ TEST(read_loop_result_and_close_code_tell_a_failure_from_a_broken_connection)
     /* A callback failed: its value, and 1011 was ours. */
     loop_user f = {0};
     atomic_store(&f.fail_messages, 1);
-    c = open_client(s.port, NULL);
+    c = cs_open(s.port, NULL);
     CHECK(c);
     EXPECT_EQ_INT(wsc_client_write_text(c, "x", 1), 0);
     EXPECT_EQ_INT(wsc_client_read_loop(c, &loop_handler, &f), -1);
@@ -372,7 +341,7 @@ TEST(read_loop_result_and_close_code_tell_a_failure_from_a_broken_connection)
     peer p;
     CHECK(peer_start(&p, true));
     loop_user b = {0};
-    c = open_client(p.port, NULL);
+    c = cs_open(p.port, NULL);
     if (c) {
         EXPECT_EQ_INT(wsc_client_read_loop(c, &loop_handler, &b), WSC_ECLOSED);
         EXPECT_EQ_INT(atomic_load(&b.closes), 1);
@@ -409,7 +378,7 @@ TEST(read_loop_close_runs_once_when_the_loop_cannot_start)
        get WSC_ESTATE; each second loop's close runs once; the first loop goes on. */
     wt_server s;
     CHECK(server_start(&s));
-    c = open_client(s.port, NULL);
+    c = cs_open(s.port, NULL);
     CHECK(c);
     loop_user first = {0}, second = {0};
     pthread_t t1, t2;
