@@ -20,6 +20,7 @@
 #include "hist.h"
 
 struct load_opts {
+    const char *prog;        /* name in messages: argv[0] without its directory */
     const char *host;        /* default 127.0.0.1 */
     unsigned port;           /* default 9224 (the echo example's port) */
     const char *path;        /* request target, default "/" */

@@ -7,10 +7,10 @@
 
 #include "load.h"
 
-static void usage(FILE *f)
+static void usage(FILE *f, const char *prog)
 {
-    fputs("usage: wsc_load [options]\n"
-          "WebSocket echo load generator: opens connections, handshakes, sends masked\n"
+    fprintf(f, "usage: %s [options]\n", prog);
+    fputs("WebSocket echo load generator: opens connections, handshakes, sends masked\n"
           "messages and checks every echoed byte, then prints throughput and latency.\n"
           "  -c, --conns N          connections (default 100)\n"
           "  -s, --size S           payload bytes per message; k/m suffix = KiB/MiB (default 16)\n"
@@ -68,7 +68,7 @@ static int resolve(struct load_opts *o)
     struct addrinfo *ai = NULL;
     int rc = getaddrinfo(o->host, port, &hints, &ai);
     if (rc != 0 || !ai) {
-        fprintf(stderr, "wsc_load: cannot resolve %s: %s\n", o->host, gai_strerror(rc));
+        fprintf(stderr, "%s: cannot resolve %s: %s\n", o->prog, o->host, gai_strerror(rc));
         return -1;
     }
     memcpy(&o->addr, ai->ai_addr, ai->ai_addrlen);
@@ -114,6 +114,8 @@ int load_opts_parse(struct load_opts *o, int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
+    const char *slash = argc > 0 ? strrchr(argv[0], '/') : NULL;
+    o->prog = slash ? slash + 1 : argc > 0 ? argv[0] : "wsc_load";
     o->host = "127.0.0.1";
     o->port = 9224;
     o->path = "/";
@@ -187,24 +189,24 @@ int load_opts_parse(struct load_opts *o, int argc, char **argv)
             o->json = true;
             break;
         case 'h':
-            usage(stdout);
+            usage(stdout, o->prog);
             return 1;
         default:
-            usage(stderr);
+            usage(stderr, o->prog);
             return -1;
         }
         if (bad) {
-            fprintf(stderr, "wsc_load: bad value '%s' for option %s\n", optarg ? optarg : "",
+            fprintf(stderr, "%s: bad value '%s' for option %s\n", o->prog, optarg ? optarg : "",
                     argv[optind - 1]);
             return -1;
         }
     }
     if (optind != argc) {
-        fprintf(stderr, "wsc_load: unexpected argument '%s'\n", argv[optind]);
+        fprintf(stderr, "%s: unexpected argument '%s'\n", o->prog, argv[optind]);
         return -1;
     }
     if (o->raw && o->size == 0) {
-        fprintf(stderr, "wsc_load: --raw needs a size of at least 1 byte\n");
+        fprintf(stderr, "%s: --raw needs a size of at least 1 byte\n", o->prog);
         return -1;
     }
     return resolve(o);
