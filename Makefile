@@ -96,8 +96,11 @@ build/fuzz/libwsc.a: $(FUZZ_LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 # ---- programs -------------------------------------------------------------
-# The source of a program is either <dir>/<prog>.c or every .c in <dir>/<prog>/.
-prog_src = $(filter %/$(1).c,$(PROG_SRC)) $(wildcard $(filter %/$(1),$(PROG_DIRS))/*.c)
+# The source of a program is either <dir>/<prog>.c or every .c in <dir>/<prog>/. The wsc tool
+# also takes the load generator without its main() (its bench subcommand is wsc_load_main).
+WSC_LOAD_SRC := $(filter-out bench/wsc_load/main.c,$(sort $(wildcard bench/wsc_load/*.c)))
+prog_src = $(filter %/$(1).c,$(PROG_SRC)) $(wildcard $(filter %/$(1),$(PROG_DIRS))/*.c) \
+           $(if $(filter wsc,$(1)),$(WSC_LOAD_SRC))
 
 define program_rules
 build/bin/$(1): $(call obj,release,$(call prog_src,$(1))) build/lib/libwsc.a
