@@ -10,24 +10,30 @@
 #
 # Variants: release (build/lib, build/bin), asan (build/asan), tsan (build/tsan),
 # fuzz (build/fuzz). `make test` builds all it needs and runs tests/run.sh.
+#
+# Warnings are errors in the sanitizer, fuzz and test builds and in check-clang, always; in the
+# release build only with WERROR=1 (CI, developers), so that a user building a release with a
+# newer compiler than ours is not stopped by a warning we have not seen yet.
 
 CC      ?= cc
 FUZZ_CC ?= clang
 PREFIX  ?= /usr/local
 DESTDIR ?=
+WERROR  ?=
 FUZZ_SECONDS ?= 30
 VERSION := 0.1.0
 
-WARN := -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes \
+WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
         -Wmissing-prototypes -Wvla -Wformat=2 -Wimplicit-fallthrough -fno-common
 BASE := -std=c11 -D_GNU_SOURCE -Iinclude -Isrc $(WARN) -MMD -MP
 LIBS := -lssl -lcrypto -lz -lpthread
 
-REL_FLAGS  := $(BASE) -O2 -g -fPIC -fvisibility=hidden
-ASAN_FLAGS := $(BASE) -O1 -g -fno-omit-frame-pointer \
+# Recursive: `make test` sets WERROR=1 for what it builds (see the test target).
+REL_FLAGS   = $(BASE) $(if $(filter 1,$(WERROR)),-Werror) -O2 -g -fPIC -fvisibility=hidden
+ASAN_FLAGS := $(BASE) -Werror -O1 -g -fno-omit-frame-pointer \
               -fsanitize=address,undefined -fno-sanitize-recover=all
-TSAN_FLAGS := $(BASE) -O1 -g -fno-omit-frame-pointer -fsanitize=thread
-FUZZ_FLAGS := $(BASE) -O1 -g -fno-omit-frame-pointer \
+TSAN_FLAGS := $(BASE) -Werror -O1 -g -fno-omit-frame-pointer -fsanitize=thread
+FUZZ_FLAGS := $(BASE) -Werror -O1 -g -fno-omit-frame-pointer \
               -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 
 LIB_SRC   := $(sort $(wildcard src/*/*.c))
@@ -132,6 +138,8 @@ build/asan/replay/fuzz_%: build/asan/obj/fuzz/fuzz_%.o build/asan/obj/tests/fuzz
 asan: $(ASAN_TESTS) $(ASAN_BIN) $(REPLAYS)
 tsan: $(TSAN_TESTS)
 
+# The release build that the tests run (examples, tools, the installed library) counts too.
+test: WERROR = 1
 test: all asan tsan
 	@tests/run.sh
 
@@ -146,7 +154,8 @@ check-symbols: build/lib/libwsc.so
 # so both compilers stay warning-free.
 check-clang:
 	@for f in $(LIB_SRC) $(TEST_SRC) $(PROG_SRC) $(wildcard $(addsuffix /*.c,$(PROG_DIRS))) $(FUZZ_SRC); do \
-	    clang $(filter-out -MMD -MP,$(BASE)) -fsyntax-only $$f || exit 1; done; echo "clang: no warnings"
+	    clang $(filter-out -MMD -MP,$(BASE)) -Werror -fsyntax-only $$f || exit 1; done; \
+	echo "clang: no warnings"
 
 # ---- fuzzing ---------------------------------------------------------------
 build/fuzz/fuzz_%: build/fuzz/obj/fuzz/fuzz_%.o build/fuzz/libwsc_proto.a
