@@ -18,6 +18,10 @@
 CC      ?= cc
 FUZZ_CC ?= clang
 PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
 DESTDIR ?=
 WERROR  ?=
 FUZZ_SECONDS ?= 30
@@ -63,7 +67,8 @@ TSAN_TESTS := $(patsubst tests/unit/%.c,build/tsan/test/%,$(TEST_SRC))
 FUZZERS    := $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 REPLAYS    := $(patsubst fuzz/%.c,build/asan/replay/%,$(FUZZ_SRC))
 
-.PHONY: all lib asan tsan test fuzz fuzz-build bench install clean check-symbols check-clang
+.PHONY: all lib asan tsan test fuzz fuzz-build bench install uninstall clean check-symbols \
+        check-clang
 .DEFAULT_GOAL := all
 # Keep objects make considers intermediate, so nothing is printed after the test summary.
 .SECONDARY:
@@ -175,20 +180,45 @@ bench: all
 	@bench/run.sh
 
 # ---- install ---------------------------------------------------------------
-install: lib
-	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig \
-	           $(DESTDIR)$(PREFIX)/lib/cmake/wsc
-	install -m 644 include/wsc.h $(DESTDIR)$(PREFIX)/include/
-	install -m 644 build/lib/libwsc.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 build/lib/libwsc.so $(DESTDIR)$(PREFIX)/lib/libwsc.so.$(VERSION)
-	ln -sf libwsc.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libwsc.so.0
-	ln -sf libwsc.so.0 $(DESTDIR)$(PREFIX)/lib/libwsc.so
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' cmake/wsc.pc.in \
-	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/wsc.pc
-	sed -e 's|@VERSION@|$(VERSION)|g' cmake/wsc-config.cmake.in \
-	    > $(DESTDIR)$(PREFIX)/lib/cmake/wsc/wsc-config.cmake
+# Header, both libraries, wsc.pc, the CMake package, and the wsc tool with its man page when this
+# tree has them. The CMake package finds the libraries beside itself and the header by a relative
+# path, so an installed tree may move. uninstall removes exactly these files (and the CMake
+# package's own directory), never a directory that may have been there before.
+TOOL       := $(if $(wildcard tools/wsc/*.c),build/bin/wsc)
+TOOL_MAN   := $(wildcard tools/wsc/wsc.1)
+CMAKE_DIR   = $(LIBDIR)/cmake/wsc
+INSTALLED   = $(INCLUDEDIR)/wsc.h $(LIBDIR)/libwsc.a $(LIBDIR)/libwsc.so.$(VERSION) \
+              $(LIBDIR)/libwsc.so.0 $(LIBDIR)/libwsc.so $(LIBDIR)/pkgconfig/wsc.pc \
+              $(CMAKE_DIR)/wsc-config.cmake $(CMAKE_DIR)/wsc-config-version.cmake \
+              $(if $(TOOL),$(BINDIR)/wsc) $(if $(TOOL_MAN),$(MANDIR)/man1/wsc.1)
+
+install: lib $(TOOL)
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(CMAKE_DIR)
+	install -m 644 include/wsc.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 build/lib/libwsc.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 build/lib/libwsc.so $(DESTDIR)$(LIBDIR)/libwsc.so.$(VERSION)
+	ln -sf libwsc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libwsc.so.0
+	ln -sf libwsc.so.0 $(DESTDIR)$(LIBDIR)/libwsc.so
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' cmake/wsc.pc.in \
+	    > $(DESTDIR)$(LIBDIR)/pkgconfig/wsc.pc
+	sed -e 's|@INCLUDE_FROM_CMAKE@|'"$$(realpath -m -s --relative-to='$(CMAKE_DIR)' '$(INCLUDEDIR)')"'|g' \
+	    -e 's|@VERSION@|$(VERSION)|g' cmake/wsc-config.cmake.in \
+	    > $(DESTDIR)$(CMAKE_DIR)/wsc-config.cmake
 	sed -e 's|@VERSION@|$(VERSION)|g' cmake/wsc-config-version.cmake.in \
-	    > $(DESTDIR)$(PREFIX)/lib/cmake/wsc/wsc-config-version.cmake
+	    > $(DESTDIR)$(CMAKE_DIR)/wsc-config-version.cmake
+ifneq ($(TOOL),)
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 755 $(TOOL) $(DESTDIR)$(BINDIR)/wsc
+endif
+ifneq ($(TOOL_MAN),)
+	install -d $(DESTDIR)$(MANDIR)/man1
+	install -m 644 $(TOOL_MAN) $(DESTDIR)$(MANDIR)/man1/wsc.1
+endif
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	rmdir $(DESTDIR)$(CMAKE_DIR) 2>/dev/null || true
 
 clean:
 	rm -rf build
