@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test program and interop script, each bounded in time, and
 # prints the sum as `N passed, N failed` on the last line. Each program
-# reports its own counts on its last line; a program that dies without
-# one (a sanitizer abort, a timeout) counts as one failure.
+# reports its own counts on its last line; a program without that line
+# counts as one failure, whether it died (a sanitizer abort, a timeout) or
+# exited 0 without saying what it ran.
 set -u
 cd "$(dirname "$0")/.."
 
@@ -32,7 +33,7 @@ run_one() {
     else
         p=0; f=0
     fi
-    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+    if { [ "$rc" -ne 0 ] || [ -z "$last" ]; } && [ "$f" -eq 0 ]; then
         f=1
     fi
     total_pass=$((total_pass + p))
@@ -40,6 +41,7 @@ run_one() {
     printf '%-44s %4d passed, %d failed  (%ds)\n' "$name" "$p" "$f" $((SECONDS - start))
     if [ "$f" -ne 0 ]; then
         failed_names+=("$name")
+        [ -z "$last" ] && echo "---- $name printed no \`N passed, N failed\` line"
         echo "---- $name (exit $rc), last lines of $log:"
         tail -n 40 "$log"
         echo "----"
