@@ -56,7 +56,8 @@ enum wsc__hs_err {
     WSC__HS_OK = 0,
     WSC__HS_E_TOO_LARGE,    /* no end of head within max_size bytes (431) */
     WSC__HS_E_SYNTAX,       /* malformed HTTP: bad byte, bare CR/LF, obs-fold, bad line (400) */
-    WSC__HS_E_METHOD,       /* method is not GET (400: RFC 6455 4.2.1 requires GET) */
+    WSC__HS_E_METHOD,       /* method is not GET (400: RFC 6455 4.2.1 requires GET); with
+                               allow_plain, HEAD is allowed for a request that is no upgrade */
     WSC__HS_E_HTTP_VERSION, /* not HTTP/1.1 (400; HTTP/1.0 cannot upgrade) */
     WSC__HS_E_TARGET,       /* request target neither origin-form nor absolute-form with
                                scheme ws, wss, http or https and a valid authority (400) */
@@ -118,14 +119,22 @@ typedef struct {
     wsc__hs_header *headers; /* caller's array of max_headers entries, or NULL */
     size_t max_headers;      /* how many headers to store for lookup; 0 stores none */
     size_t max_size;         /* total bytes of the head, final CRLF included */
+    bool allow_plain;        /* set after init, before the first parse: a request that is not
+                                a WebSocket upgrade (no "websocket" in Upgrade) completes as a
+                                plain HTTP request (see plain) instead of failing with
+                                WSC__HS_E_UPGRADE; HEAD is then allowed too */
     /* private */
     wsc__http_scan scan;
     /* out */
     enum wsc__hs_err err;
     int http_status;             /* ERROR: 400, 426 or 431 */
     size_t len;                  /* COMPLETE: head bytes (bytes after it are WebSocket frames) */
+    bool plain;                  /* COMPLETE (allow_plain only): not an upgrade, a GET or HEAD of
+                                    HTTP/1.1 with one valid Host and no body; the upgrade's own
+                                    headers (key, version, ...) were not checked. A request with
+                                    "websocket" in Upgrade is always checked as an upgrade */
     const char *raw;             /* COMPLETE: the request, raw[0..len) (== buf) */
-    const char *method;          /* e.g. "GET" */
+    const char *method;          /* e.g. "GET" (or "HEAD" when plain) */
     size_t method_len;
     const char *url;             /* the target in origin form, e.g. "/chat?room=a%20b": for an
                                     absolute-form target ("ws://h/chat?room=a%20b") the part after

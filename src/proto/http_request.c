@@ -109,6 +109,11 @@ static enum wsc__hs_err split_target(wsc__http_request *r, const char *t, size_t
     return WSC__HS_OK;
 }
 
+static bool method_is(const wsc__http_request *r, const char *m)
+{
+    return r->method_len == strlen(m) && memcmp(r->method, m, r->method_len) == 0;
+}
+
 /* request-line = method SP request-target SP HTTP-version (RFC 9112 3). */
 static enum wsc__hs_err request_line(void *ctx, const char *l, size_t n)
 {
@@ -133,8 +138,11 @@ static enum wsc__hs_err request_line(void *ctx, const char *l, size_t n)
         l[i + 6] != '.' || l[i + 7] < '0' || l[i + 7] > '9')
         return WSC__HS_E_SYNTAX;
     /* RFC 6455 4.2.1 item 1: the method is GET (methods are case-sensitive).
-       We answer 400 rather than 405 since no other method exists here. */
-    if (r->method_len != 3 || memcmp(r->method, "GET", 3) != 0)
+       We answer 400 rather than 405 since no other method exists here. A
+       plain request may be a HEAD (RFC 9110 9.1: a server that has GET has
+       HEAD); whether the request is an upgrade is known only once its
+       headers are in, and finish refuses a HEAD that asks for one. */
+    if (!method_is(r, "GET") && !(r->allow_plain && method_is(r, "HEAD")))
         return WSC__HS_E_METHOD;
     /* Item 1 again: HTTP/1.1 or higher; 1.0 has no Upgrade and 2+ never
        arrives as text, so 1.1 is the only version that can upgrade here. */
@@ -153,6 +161,15 @@ static bool is_zero(const char *v, size_t n)
     return true;
 }
 
+static enum wsc__hs_result complete(wsc__http_request *r, const char *buf, size_t head_len)
+{
+    r->raw = buf;
+    r->len = head_len;
+    r->err = WSC__HS_OK;
+    r->http_status = 0;
+    return WSC__HS_COMPLETE;
+}
+
 /* The whole head buf[0..head_len) is in and every byte passed the scanner:
  * set the pointers into buf and apply section 4.2.1. */
 static enum wsc__hs_result finish(wsc__http_request *r, char *buf, size_t head_len)
@@ -169,6 +186,7 @@ static enum wsc__hs_result finish(wsc__http_request *r, char *buf, size_t head_l
     r->host = r->key = r->origin = r->protocol = r->extensions = NULL;
     r->host_len = r->key_len = r->origin_len = r->protocol_len = r->extensions_len = 0;
     r->protocol_count = r->extensions_count = 0;
+    r->plain = false;
 
     if (first == 0) /* the head is only an empty line */
         return fail(r, WSC__HS_E_SYNTAX);
@@ -237,8 +255,21 @@ static enum wsc__hs_result finish(wsc__http_request *r, char *buf, size_t head_l
         r->host = r->authority;
         r->host_len = r->authority_len;
     }
+    if (!upgrade_ok && r->allow_plain) {
+        /* No upgrade to WebSocket asked for: an ordinary request, which the
+           application answers (RFC 9110 7.8 lets a server ignore any other
+           Upgrade). Nothing reads a body after the head, so none may be
+           declared (RFC 9110 9.3.1: a GET's has no meaning anyway). */
+        if (body)
+            return fail(r, WSC__HS_E_BODY);
+        r->plain = true;
+        return complete(r, buf, head_len);
+    }
     if (!upgrade_ok)
         return fail(r, WSC__HS_E_UPGRADE);
+    /* The request line let a HEAD through for a plain request; an upgrade is a GET. */
+    if (!method_is(r, "GET"))
+        return fail(r, WSC__HS_E_METHOD);
     if (!connection_ok)
         return fail(r, WSC__HS_E_CONNECTION);
     /* 4.2.1 item 5: one key, base64 of 16 bytes; two keys would make the
@@ -256,12 +287,7 @@ static enum wsc__hs_result finish(wsc__http_request *r, char *buf, size_t head_l
        version that is otherwise well-formed learns which version to retry. */
     if (versions == 0 || bad_version)
         return fail(r, WSC__HS_E_WS_VERSION);
-
-    r->raw = buf;
-    r->len = head_len;
-    r->err = WSC__HS_OK;
-    r->http_status = 0;
-    return WSC__HS_COMPLETE;
+    return complete(r, buf, head_len);
 }
 
 enum wsc__hs_result wsc__http_request_parse(wsc__http_request *r, char *buf, size_t len)

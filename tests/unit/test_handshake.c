@@ -49,6 +49,8 @@ static char *guard_put(guard *g, const char *s, size_t n)
 static guard g_req_guard;
 static bool g_req_guard_ok;
 static wsc__hs_header g_hdrs[64];
+/* allow_plain for the parses of req_parse2 (tests of plain requests set it, then clear it). */
+static bool g_allow_plain;
 
 /* Parses s[0..n) byte by byte (the buffer moving each time, as a connection's
  * might), then whole; checks both agree and leaves the whole parse in *r. */
@@ -63,6 +65,7 @@ static enum wsc__hs_result req_parse2(const char *s, size_t n, size_t max_size, 
 
     guard_init(&g, n + 1);
     wsc__http_request_init(&t, max_size, th, max_headers);
+    t.allow_plain = g_allow_plain;
     for (k = 1; k <= n; k++) {
         a = wsc__http_request_parse(&t, guard_put(&g, s, k), k);
         if (a != WSC__HS_INCOMPLETE)
@@ -75,10 +78,12 @@ static enum wsc__hs_result req_parse2(const char *s, size_t n, size_t max_size, 
     guard_init(&g_req_guard, n + 1);
     g_req_guard_ok = true;
     wsc__http_request_init(r, max_size, g_hdrs, max_headers);
+    r->allow_plain = g_allow_plain;
     b = wsc__http_request_parse(r, guard_put(&g_req_guard, s, n), n);
 
     *agree = a == b && t.err == r->err && t.len == r->len && t.http_status == r->http_status &&
-             t.header_total == r->header_total && t.header_count == r->header_count;
+             t.header_total == r->header_total && t.header_count == r->header_count &&
+             t.plain == r->plain;
     return b;
 }
 
@@ -534,6 +539,131 @@ TEST(request_errors_detected_early)
         CHECK(agree);
         CHECK_EQ_INT(r.http_status, 400);
     }
+}
+
+/* ------------------------------------------- request: plain HTTP requests */
+
+/* Parses c whole and byte by byte (allow_plain as g_allow_plain says): both fail as c says. */
+static void expect_bad(const struct bad_case *c)
+{
+    wsc__http_request r;
+    bool agree;
+    enum wsc__hs_result res = req_parse2(c->text, c->len, 0, 8, &r, &agree);
+    if (res != WSC__HS_ERROR || r.err != c->err)
+        fprintf(stderr, "  case '%s': result %d err '%s'\n", c->name, (int)res,
+                wsc__hs_err_str(r.err));
+    EXPECT(agree);
+    EXPECT_EQ_INT(res, WSC__HS_ERROR);
+    EXPECT_EQ_INT(r.err, c->err);
+    EXPECT_EQ_INT(r.http_status, c->status);
+    EXPECT(!r.plain);
+}
+
+TEST(request_plain_when_allowed)
+{
+    static const struct {
+        const char *text, *method, *path;
+    } ok[] = {
+        {"GET / HTTP/1.1\r\nHost: a\r\n\r\n", "GET", "/"},
+        {"HEAD /index.html?x=1 HTTP/1.1\r\nHost: a:8080\r\n\r\n", "HEAD", "/index.html"},
+        {"GET http://h.example/p HTTP/1.1\r\nHost: a\r\n\r\n", "GET", "/p"},
+        /* Upgrade without "websocket" asks nothing of ours (RFC 9110 7.8: ignored). */
+        {"GET /chat HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n", "GET",
+         "/chat"},
+        {"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n" H_KEY H_VER "\r\n", "GET", "/"},
+        {"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", "GET", "/"},
+    };
+    g_allow_plain = true;
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        wsc__http_request r;
+        enum wsc__hs_result req_res_;
+        REQ(ok[i].text, 0, 8, &r);
+        if (req_res_ != WSC__HS_COMPLETE)
+            fprintf(stderr, "  case %zu: %s\n", i, wsc__hs_err_str(r.err));
+        EXPECT_EQ_INT(req_res_, WSC__HS_COMPLETE);
+        EXPECT(r.plain);
+        EXPECT_EQ_INT(r.len, strlen(ok[i].text));
+        EXPECT(span_eq(r.method, r.method_len, ok[i].method));
+        EXPECT(span_eq(r.path, r.path_len, ok[i].path));
+    }
+    /* An upgrade request is still one, with every field. */
+    wsc__http_request r;
+    enum wsc__hs_result req_res_;
+    REQ(rfc_request, 0, 8, &r);
+    EXPECT_EQ_INT(req_res_, WSC__HS_COMPLETE);
+    EXPECT(!r.plain);
+    EXPECT(span_eq(r.key, r.key_len, RFC_KEY));
+    /* Bytes behind a plain request are not part of it. */
+    static const char two[] = "GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\n";
+    REQ(two, 0, 0, &r);
+    EXPECT_EQ_INT(req_res_, WSC__HS_COMPLETE);
+    EXPECT_EQ_INT(r.len, 27);
+    g_allow_plain = false;
+
+    /* Not allowed: refused as ever, a HEAD as soon as its request line is in. */
+    REQ("GET / HTTP/1.1\r\nHost: a\r\n\r\n", 0, 0, &r);
+    EXPECT_EQ_INT(req_res_, WSC__HS_ERROR);
+    EXPECT_EQ_INT(r.err, WSC__HS_E_UPGRADE);
+    EXPECT(!r.plain);
+    REQ("HEAD / HTTP/1.1\r\n", 0, 0, &r);
+    EXPECT_EQ_INT(req_res_, WSC__HS_ERROR);
+    EXPECT_EQ_INT(r.err, WSC__HS_E_METHOD);
+}
+
+TEST(request_plain_errors)
+{
+    static const struct bad_case plain_bad[] = {
+        BAD("post", "POST / HTTP/1.1\r\nHost: a\r\n\r\n", WSC__HS_E_METHOD, 400),
+        BAD("lowercase head", "head / HTTP/1.1\r\nHost: a\r\n\r\n", WSC__HS_E_METHOD, 400),
+        BAD("http/1.0", "GET / HTTP/1.0\r\nHost: a\r\n\r\n", WSC__HS_E_HTTP_VERSION, 400),
+        BAD("no host", "GET / HTTP/1.1\r\n\r\n", WSC__HS_E_HOST, 400),
+        BAD("two hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", WSC__HS_E_HOST, 400),
+        BAD("bad host", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", WSC__HS_E_HOST, 400),
+        BAD("body", "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nab", WSC__HS_E_BODY, 400),
+        BAD("chunked", "HEAD / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+            WSC__HS_E_BODY, 400),
+        BAD("asterisk", "GET * HTTP/1.1\r\nHost: a\r\n\r\n", WSC__HS_E_TARGET, 400),
+        BAD("bare lf", "GET / HTTP/1.1\nHost: a\n\n", WSC__HS_E_SYNTAX, 400),
+        /* "websocket" in Upgrade: an upgrade request, checked in full. */
+        BAD("head upgrade", "HEAD / HTTP/1.1\r\n" OK_HEAD "\r\n", WSC__HS_E_METHOD, 400),
+        BAD("upgrade no key", "GET / HTTP/1.1\r\n" H_HOST H_UP H_CONN H_VER "\r\n", WSC__HS_E_KEY, 400),
+        BAD("upgrade no connection", "GET / HTTP/1.1\r\n" H_HOST H_UP "\r\n", WSC__HS_E_CONNECTION,
+            400),
+    };
+    g_allow_plain = true;
+    for (size_t i = 0; i < sizeof plain_bad / sizeof plain_bad[0] && TEST_OK(); i++)
+        expect_bad(&plain_bad[i]);
+    /* Too large: 431 as for any request. */
+    char big[600];
+    memset(big, 'a', sizeof big);
+    memcpy(big, "GET / HTTP/1.1\r\nHost: a\r\nX: ", 28);
+    memcpy(big + sizeof big - 5, "\r\n\r\n", 5);
+    wsc__http_request r;
+    bool agree;
+    EXPECT_EQ_INT(req_parse2(big, sizeof big - 1, 512, 0, &r, &agree), WSC__HS_ERROR);
+    EXPECT(agree);
+    EXPECT_EQ_INT(r.http_status, 431);
+    g_allow_plain = false;
+}
+
+/* Allowing plain requests changes nothing for an upgrade request: every bad one of the table fails
+ * as before, but those that ask for no upgrade, which are plain requests now. */
+TEST(request_errors_same_with_plain_allowed)
+{
+    g_allow_plain = true;
+    for (size_t i = 0; i < sizeof bad_requests / sizeof bad_requests[0] && TEST_OK(); i++) {
+        const struct bad_case *c = &bad_requests[i];
+        if (c->err != WSC__HS_E_UPGRADE) {
+            expect_bad(c);
+            continue;
+        }
+        wsc__http_request r;
+        bool agree;
+        EXPECT_EQ_INT(req_parse2(c->text, c->len, 0, 8, &r, &agree), WSC__HS_COMPLETE);
+        EXPECT(agree);
+        EXPECT(r.plain);
+    }
+    g_allow_plain = false;
 }
 
 TEST(request_incomplete_then_complete)
