@@ -263,6 +263,25 @@ typedef struct wsc_handler {
      * another callback of the connection runs, and not once it is closing.
      * NULL: nothing is called (uWebSockets' drain). */
     int (*drain)(wsc_conn *conn, void *user);
+    /* A plain HTTP request, one that asks for no upgrade to WebSocket (no
+     * "websocket" in Upgrade): a GET or HEAD of HTTP/1.1 with a valid Host
+     * and no body, read within handshake.timeout and handshake.max_size (a
+     * larger one: 431). It runs where init would (a handler thread, the
+     * worker with inline handlers, the connection's thread in blocking
+     * mode) and may block as init may. Answer with wsc_handshake_respond and
+     * return 0; 0 with no answer sends 404; a value from 400 to 599 sends
+     * that error status (text/plain, the reason phrase); WSC_REJECT_SILENT
+     * closes with no response; any other non-zero value sends 400. The
+     * answer to a HEAD carries no body. The connection closes after the
+     * response (Connection: close; no keep-alive, and a request pipelined
+     * behind it is not read): it never becomes a WebSocket connection, so
+     * no other callback follows for it, close included. hs is valid only
+     * during this call; its accessors and
+     * wsc_handshake_add_response_header work as in init. NULL: such a
+     * request is refused with 400 before any callback (a request with
+     * "websocket" in Upgrade is always an upgrade request, checked in full,
+     * and goes to init). */
+    int (*http)(wsc_handshake *hs, void *app);
 } wsc_handler;
 
 /* Use this for thread_pool.count to run callbacks inline on the worker
@@ -381,7 +400,7 @@ WSC_API bool wsc_server_blocking(const wsc_server *srv);
  * runs in blocking mode (false on Linux). Thread-safety: any thread. */
 WSC_API bool wsc_blocking_mode(void);
 
-/* ---- handshake (valid only during init) --------------------------------- */
+/* ---- handshake (valid only during init or http) ------------------------- */
 
 WSC_API wsc_str wsc_handshake_method(const wsc_handshake *hs);
 /* url, path and query are those of the origin form ("/chat?room=1"), also for
@@ -411,13 +430,26 @@ WSC_API const struct sockaddr *wsc_handshake_address(const wsc_handshake *hs, so
 /* Adds a header to the response (a subprotocol, a cookie; WWW-Authenticate
  * when init then rejects with 401): the 101, or the error response when init
  * returns a status (which leaves out Content-Type and Sec-WebSocket-Version,
- * its own). name and value are copied. Returns WSC_EFULL beyond
+ * its own), or the answer of http (the same; wsc_handshake_respond sets
+ * Content-Type). name and value are copied. Returns WSC_EFULL beyond
  * handshake.max_res_headers, WSC_EINVAL for a name that is not an HTTP token
  * (RFC 9110 5.6.2), a value with a control byte other than HTAB (CR, LF, ...)
  * or DEL, or a header the server sets itself: Upgrade, Connection,
  * Sec-WebSocket-Accept, Content-Length, Transfer-Encoding. */
 WSC_API int wsc_handshake_add_response_header(wsc_handshake *hs, const char *name,
                                               const char *value);
+/* Sets the answer to a plain HTTP request (in the handler's http callback):
+ * status (200..599), Content-Type content_type (NULL or "": none),
+ * Content-Length len, Connection: close, the headers added with
+ * wsc_handshake_add_response_header (before or after this call), and
+ * body[0..len), copied here. It is sent when http returns 0; a second call
+ * replaces the first. A 204 or 304 takes no body and is sent without
+ * Content-Length. Returns 0, WSC_EINVAL (status out of range, body NULL with
+ * len > 0, a body for 204 or 304, a control byte other than HTAB in
+ * content_type), WSC_ENOMEM, or WSC_ESTATE for an upgrade request (init
+ * answers with its return value). Thread-safety: the thread running http. */
+WSC_API int wsc_handshake_respond(wsc_handshake *hs, int status, const char *content_type,
+                                  const void *body, size_t len);
 
 /* ---- connections -------------------------------------------------------- */
 /* All of these: Thread-safety: any thread, while the connection lives (until

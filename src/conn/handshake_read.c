@@ -1,6 +1,7 @@
 /* Reading the upgrade request: usually whole in one read, parsed where it landed with the loop's
  * scratch handshake object; in pieces, in an object of its own. A complete request goes to init
- * (jobs.c); a bad one is answered with its HTTP error. */
+ * (jobs.c), or to the http callback when it is a plain HTTP request; a bad one is answered with its
+ * HTTP error. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,11 +49,20 @@ static ssize_t hs_recv(wsc_conn *c, void *dst, size_t want)
     }
 }
 
-/* The request is complete in buf[0..len) (c->hs parsed it): hand it to init. */
+/* Parses buf[0..len), all of the request received so far. With an http callback a request that
+   is no upgrade completes too (req.plain), for that callback. */
+static enum wsc__hs_result hs_parse(wsc_conn *c, wsc_handshake *hs, char *buf, size_t len)
+{
+    hs->req.allow_plain = c->w->ctx->h.http != NULL;
+    return wsc__http_request_parse(&hs->req, buf, len);
+}
+
+/* The request is complete in buf[0..len) (c->hs parsed it): hand it to init (or http). */
 static bool hs_complete(wsc_conn *c, const uint8_t *buf, size_t len)
 {
-    /* Frames a client sent right behind its request belong to the WebSocket stream. */
-    size_t extra = len - c->hs->req.len;
+    /* Frames a client sent right behind its request belong to the WebSocket stream. Behind a
+       plain request (a pipelined one) nothing is read: its answer ends the connection. */
+    size_t extra = c->hs->req.plain ? 0 : len - c->hs->req.len;
     if (extra) {
         if (wsc__buffers_grow(c->w->ctx->bufs, &c->in, extra, 0) != 0) {
             wsc__conn_finish(c);
@@ -88,7 +98,7 @@ bool wsc__conn_read_handshake(wsc_conn *c)
             return false;
         hs = w->scratch;
         hs->fd = c->fd;
-        r = wsc__http_request_parse(&hs->req, (char *)w->rbuf, (size_t)n);
+        r = hs_parse(c, hs, (char *)w->rbuf, (size_t)n);
         if (r == WSC__HS_COMPLETE || r == WSC__HS_ERROR) {
             c->hs = hs;
             if (r == WSC__HS_ERROR) {
@@ -106,7 +116,7 @@ bool wsc__conn_read_handshake(wsc_conn *c)
         memcpy(c->hs->buf, w->rbuf, (size_t)n); /* n < max_size, or the parser had failed */
         c->hs->len = (size_t)n;
         c->hs->fd = c->fd;
-        r = wsc__http_request_parse(&c->hs->req, c->hs->buf, c->hs->len);
+        r = hs_parse(c, c->hs, c->hs->buf, c->hs->len);
         return r == WSC__HS_INCOMPLETE && (c->flags & WSC__F_RD_PENDING);
     }
     if (!hs) {
@@ -123,7 +133,7 @@ bool wsc__conn_read_handshake(wsc_conn *c)
             return false;
         hs->len += (size_t)n;
     }
-    r = wsc__http_request_parse(&hs->req, hs->buf, hs->len);
+    r = hs_parse(c, hs, hs->buf, hs->len);
     if (r == WSC__HS_INCOMPLETE && hs->len < hs->cap)
         return (c->flags & WSC__F_RD_PENDING) != 0;
     if (r != WSC__HS_COMPLETE) {

@@ -2,6 +2,7 @@
 #include "conn/hs.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -79,6 +80,9 @@ static void drop_response_headers(wsc_handshake *hs)
     hs->nres = 0;
     free(hs->url);
     hs->url = NULL;
+    free(hs->plain);
+    hs->plain = NULL;
+    hs->plain_status = 0;
 }
 
 void wsc__hs_reset(wsc__hs_pool *p, wsc_handshake *hs)
@@ -160,7 +164,84 @@ char *wsc__hs_response_error_with(const wsc_handshake *hs, int status, size_t *l
     return out;
 }
 
-/* ---- public accessors (valid during init only) ---- */
+/* Writes or (p NULL) counts: the plain response is sized in a first pass and written in a second. */
+typedef struct {
+    char *p;
+    size_t n;
+} out;
+
+static void put(out *o, const char *s, size_t n)
+{
+    if (o->p)
+        memcpy(o->p + o->n, s, n);
+    o->n += n;
+}
+
+static void put_str(out *o, const char *s)
+{
+    put(o, s, strlen(s));
+}
+
+static void put_plain(out *o, const wsc_handshake *hs, bool head_only)
+{
+    int status = hs->plain_status;
+    char num[24];
+
+    put_str(o, "HTTP/1.1 ");
+    put(o, num, (size_t)snprintf(num, sizeof num, "%d ", status));
+    put_str(o, wsc__http_reason(status));
+    put_str(o, "\r\n");
+    if (hs->type_len) {
+        put_str(o, "Content-Type: ");
+        put(o, hs->plain, hs->type_len);
+        put_str(o, "\r\n");
+    }
+    /* RFC 9110 8.6: never in a 204; a 304's would describe the resource, which we do not know. */
+    if (status != 204 && status != 304) {
+        put_str(o, "Content-Length: ");
+        put(o, num, (size_t)snprintf(num, sizeof num, "%zu", hs->body_len));
+        put_str(o, "\r\n");
+    }
+    /* No keep-alive: one request per connection keeps the loop's part as it is for a refused
+       upgrade (answer, then wait for the peer's FIN). */
+    put_str(o, "Connection: close\r\n");
+    for (size_t i = 0; i < hs->nres; i++) {
+        /* The error response's rule: Content-Type and the framing headers are ours. */
+        if (!wsc__http_response_header_ok(&hs->res[i], status))
+            continue;
+        put(o, hs->res[i].name, hs->res[i].name_len);
+        put_str(o, ": ");
+        put(o, hs->res[i].value, hs->res[i].value_len);
+        put_str(o, "\r\n");
+    }
+    put_str(o, "\r\n");
+    if (!head_only) /* RFC 9110 9.3.2: the answer to a HEAD is the GET's without its content */
+        put(o, hs->plain + hs->type_len + 1, hs->body_len);
+}
+
+char *wsc__hs_response_plain(const wsc_handshake *hs, int status, size_t *len)
+{
+    const wsc__http_request *r = &hs->req;
+    bool head_only = r->method_len == 4 && memcmp(r->method, "HEAD", 4) == 0;
+
+    if (status) {
+        char *resp = wsc__hs_response_error_with(hs, status, len);
+        const char *end = resp ? memmem(resp, *len, "\r\n\r\n", 4) : NULL;
+        if (end && head_only)
+            *len = (size_t)(end + 4 - resp);
+        return resp;
+    }
+    out o = {NULL, 0};
+    put_plain(&o, hs, head_only);
+    if (!(o.p = malloc(o.n)))
+        return NULL;
+    *len = o.n;
+    o.n = 0;
+    put_plain(&o, hs, head_only);
+    return o.p;
+}
+
+/* ---- public accessors (valid during init and http only) ---- */
 
 static wsc_str str(const char *p, size_t n)
 {
@@ -264,6 +345,39 @@ const struct sockaddr *wsc_handshake_address(const wsc_handshake *hs, socklen_t 
     if (len)
         *len = hs->addr_len;
     return (const struct sockaddr *)&hs->addr;
+}
+
+int wsc_handshake_respond(wsc_handshake *hs, int status, const char *content_type,
+                          const void *body, size_t len)
+{
+    if (!hs || status < 200 || status > 599 || (!body && len))
+        return WSC_EINVAL;
+    if (!hs->req.plain)
+        return WSC_ESTATE; /* an upgrade request is answered by init's return value */
+    /* RFC 9110 15.3.5, 15.4.5: a 204 or a 304 has no content. */
+    if ((status == 204 || status == 304) && len)
+        return WSC_EINVAL;
+    size_t tl = content_type ? strlen(content_type) : 0;
+    /* The value rules of every header we send (no CR, LF or other control but HTAB). */
+    wsc__hs_header h = {"Content-Type", 12, content_type, tl};
+    if (content_type && !wsc__http_response_header_ok(&h, 101))
+        return WSC_EINVAL;
+    if (len > SIZE_MAX - tl - 1)
+        return WSC_ENOMEM;
+    char *p = malloc(tl + 1 + len);
+    if (!p)
+        return WSC_ENOMEM;
+    if (tl)
+        memcpy(p, content_type, tl);
+    p[tl] = '\0';
+    if (len)
+        memcpy(p + tl + 1, body, len);
+    free(hs->plain);
+    hs->plain = p;
+    hs->plain_status = status;
+    hs->type_len = tl;
+    hs->body_len = len;
+    return 0;
 }
 
 int wsc_handshake_add_response_header(wsc_handshake *hs, const char *name, const char *value)

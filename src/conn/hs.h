@@ -1,6 +1,7 @@
-/* The server side of one upgrade request: the public wsc_handshake object (request bytes, parsed
- * fields, peer address, extra response headers). Objects are pooled (handshake.count of them, as in
- * websocket.zig) and allocated beyond that; a connection holds one only until init returns. */
+/* The server side of one upgrade request, or of a plain HTTP request: the public wsc_handshake
+ * object (request bytes, parsed fields, peer address, extra response headers, a plain request's
+ * answer). Objects are pooled (handshake.count of them, as in websocket.zig) and allocated beyond
+ * that; a connection holds one only until init (or the http callback) returns. */
 #ifndef WSC_CONN_HS_H
 #define WSC_CONN_HS_H
 
@@ -23,6 +24,11 @@ struct wsc_handshake {
     wsc__hs_header *res;   /* extra response headers (copies) */
     size_t nres, max_res;
     char *url;             /* "/?q" for a target "ws://h?q" (req.url_slash), built when asked for */
+    /* A plain request's answer (wsc_handshake_respond): status (0: none yet), then one
+       allocation holding the Content-Type (type_len bytes and a NUL) and the body (body_len) */
+    int plain_status;
+    char *plain;
+    size_t type_len, body_len;
 };
 
 typedef struct wsc__hs_pool {
@@ -53,5 +59,11 @@ char *wsc__hs_response_error(int status, size_t *len);
  * but those the error response sets itself (Content-Type, Sec-WebSocket-Version). hs NULL: none.
  * Returns a heap buffer (*len bytes) or NULL when out of memory or status is outside 200..599. */
 char *wsc__hs_response_error_with(const wsc_handshake *hs, int status, size_t *len);
+/* The answer to a plain request (hs->req.plain), which ends the connection (Connection: close):
+ * with status 0 the response wsc_handshake_respond set (Content-Type, Content-Length, the headers
+ * added with wsc_handshake_add_response_header, the body), else the error response for status
+ * (400..599, as wsc__hs_response_error_with). No body follows the head of the answer to a HEAD.
+ * Returns a heap buffer (*len bytes) or NULL when out of memory. */
+char *wsc__hs_response_plain(const wsc_handshake *hs, int status, size_t *len);
 
 #endif

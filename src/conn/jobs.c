@@ -167,9 +167,50 @@ bool wsc__conn_retry_stalled(wsc_conn *c)
     return true;
 }
 
+/* Sends resp (NULL: out of memory, nothing), the last bytes of a connection that was never opened
+   (an error response, or a plain request's answer): once they are out the write side shuts. */
+static void send_last(wsc_conn *c, char *resp, size_t n)
+{
+    if (resp) {
+        wsc__conn_send_raw(c, resp, n);
+        free(resp);
+    }
+    wsc__lock_acquire(&c->lock);
+    atomic_store_explicit(&c->wstate, WSC__W_CLOSING, memory_order_release);
+    wsc__lock_release(&c->lock);
+}
+
+/* A request that is no upgrade (let through only when there is an http callback): its answer, then
+   the end of the connection, as for a refused upgrade (job_code: the status; no close callback is
+   owed, init never saw it). */
+static void run_http(wsc_conn *c, const wsc__ctx *x)
+{
+    wsc_handshake *hs = c->hs;
+    int rc = x->h.http(hs, x->app);
+    size_t n = 0;
+
+    if (rc == WSC_REJECT_SILENT) {
+        c->job_code = 1;
+        return;
+    }
+    /* 0 with no response set: nothing here by that name. */
+    int status = rc == 0 ? (hs->plain_status ? 0 : 404) : rc >= 400 && rc <= 599 ? rc : 400;
+    char *resp = wsc__hs_response_plain(hs, status, &n);
+    if (!resp && status == 0) {
+        status = 500; /* out of memory: a short error response may still fit */
+        resp = wsc__hs_response_plain(hs, status, &n);
+    }
+    c->job_code = (uint16_t)(status ? status : hs->plain_status);
+    send_last(c, resp, n);
+}
+
 static void run_init(wsc_conn *c, const wsc__ctx *x)
 {
     wsc_handshake *hs = c->hs;
+    if (hs->req.plain) {
+        run_http(c, x);
+        return;
+    }
     int rc = x->h.init ? x->h.init(hs, c, x->app, &c->user) : 0;
     size_t n = 0;
     char *resp;
@@ -196,14 +237,7 @@ static void run_init(wsc_conn *c, const wsc__ctx *x)
     c->job_code = (uint16_t)(status | (accepted ? INIT_CLOSE_OWED : 0));
     /* With what init added: a 401's WWW-Authenticate, a 503's Retry-After. */
     resp = wsc__hs_response_error_with(hs, status, &n);
-    if (resp) {
-        wsc__conn_send_raw(c, resp, n);
-        free(resp);
-    }
-    /* Nothing else may follow the error response: shut the write side once it is out. */
-    wsc__lock_acquire(&c->lock);
-    atomic_store_explicit(&c->wstate, WSC__W_CLOSING, memory_order_release);
-    wsc__lock_release(&c->lock);
+    send_last(c, resp, n);
 }
 
 void wsc__conn_run_job(wsc_conn *c, wsc_arena *arena)
