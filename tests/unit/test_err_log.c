@@ -1,5 +1,6 @@
 /* Error codes, wsc_err filling, and logging (level, handler, prefix, truncation). */
 #include <errno.h>
+#include <unistd.h>
 
 #include "../test.h"
 #include "util/err.h"
@@ -133,10 +134,43 @@ TEST(log_long_message_is_cut)
     EXPECT_EQ_STR(c.text + 508, "...");
 }
 
+/* Runs fn with standard error redirected into a pipe; returns what was written (at most cap - 1
+   bytes, NUL-terminated). */
+static size_t capture_stderr(void (*fn)(void), char *out, size_t cap)
+{
+    int p[2], saved = dup(STDERR_FILENO);
+    size_t got = 0;
+    out[0] = '\0';
+    if (saved < 0 || pipe(p) != 0)
+        return 0;
+    fflush(stderr);
+    dup2(p[1], STDERR_FILENO);
+    close(p[1]);
+    fn();
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO); /* the pipe's last writer is gone: reading ends at EOF */
+    close(saved);
+    ssize_t n;
+    while (got < cap - 1 && (n = read(p[0], out + got, cap - 1 - got)) > 0)
+        got += (size_t)n;
+    out[got] = '\0';
+    close(p[0]);
+    return got;
+}
+
+static void log_info_and_debug(void)
+{
+    wsc_log_set_level(WSC_LOG_INFO);
+    wsc__log(WSC_LOG_INFO, "a test line, %d", 42);
+    wsc__log(WSC_LOG_DEBUG, "below the level: not written");
+    wsc_log_set_level(WSC_LOG_NONE);
+    wsc__log(WSC_LOG_ERROR, "logging off: not written");
+}
+
 TEST(log_default_handler_writes_stderr)
 {
-    /* No handler: goes to standard error (visible in the test log); must not crash. */
-    wsc_log_set_level(WSC_LOG_INFO);
-    wsc__log(WSC_LOG_INFO, "a test line on standard error");
-    wsc_log_set_level(WSC_LOG_NONE);
+    char out[256];
+    capture_stderr(log_info_and_debug, out, sizeof out);
+    /* One line, with the prefix and the level, and nothing else. */
+    EXPECT_EQ_STR(out, "wsc: a test line, 42 [info]\n");
 }
