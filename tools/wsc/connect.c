@@ -177,8 +177,8 @@ int cmd_connect(int argc, char **argv)
                CR may end it. */
             struct session_opts so = {.binary = o.binary,
                                       .echo = o.echo,
-                                      .max_line = o.binary ? 3 * o.max_message + 1
-                                                           : o.max_message + 1};
+                                      .max_line =
+                                          o.binary ? 3 * o.max_message + 1 : o.max_message + 1};
             st = session_run(c, &so);
             wsc_client_free(c);
         }

@@ -118,7 +118,10 @@ static int parse(struct serve_opts *o, int argc, char **argv)
             return STATUS_USAGE;
         }
         if (!ok) {
-            tool_error("serve: bad value '%s' for %s", optarg, argv[optind - 1]);
+            const char *name = ch == 'p'     ? "--port"
+                               : ch == O_MAX ? "--max-message"
+                                             : "--idle-timeout";
+            tool_error("serve: bad value '%s' for %s", optarg, name);
             return STATUS_USAGE;
         }
     }

@@ -306,7 +306,9 @@ static int end_status(const struct session *s, int input_rc)
     case WSC_EUTF8:
     case WSC_ETOOBIG:
         tool_error("the server broke the protocol: %s; closed with %u", wsc_strerror(rc),
-                   rc == WSC_EUTF8 ? 1007u : rc == WSC_ETOOBIG ? 1009u : 1002u);
+                   rc == WSC_EUTF8     ? 1007u
+                   : rc == WSC_ETOOBIG ? 1009u
+                                       : 1002u);
         return STATUS_PROTOCOL;
     case WSC_ECLOSED:
         tool_error("the connection ended without a close handshake");
