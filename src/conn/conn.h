@@ -172,6 +172,7 @@ struct wsc_conn {
                                     wsc__conn_heard); the pool thread never touches it */
     uint16_t job_code; /* [owner] JOB_CLOSE_FRAME: the peer's code; JOB_INIT: 0, or the reject
                           status; JOB_MSG: the opcode (here, in what was padding) */
+    bool msg_used;     /* [owner] the message buffer took bytes since the loop last looked */
     WSC__OWNER_FIELD             /* checked builds: the [owner] fields' owner (owner.h) */
 };
 

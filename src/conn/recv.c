@@ -34,9 +34,16 @@ void wsc__conn_maybe_release(wsc_conn *c)
     if (!c->msg.data && !c->in.data) /* the usual small message, read and answered in place */
         return;
     wsc__buffers *b = c->w->ctx->bufs;
-    if (c->msg.data && c->msg_len == 0 && !wsc__reader_in_message(&c->rd) &&
-        !wsc__conn_keep(c, &c->msg))
-        wsc__buffers_put(b, &c->msg);
+    if (c->msg.data && c->msg_len == 0 && !wsc__reader_in_message(&c->rd)) {
+        /* A big buffer stays a while after its last use (conn.h), counted from a use, not from
+           every read: small messages that never touch it let it go on time. */
+        bool used = c->msg_used;
+        c->msg_used = false;
+        if (used ? !wsc__conn_keep(c, &c->msg) : !(c->flags & WSC__F_KEPT))
+            wsc__buffers_put(b, &c->msg);
+        else if (!used && c->w->now - c->kept_at >= WSC__KEEP_SECONDS)
+            wsc__conn_trim(c); /* the sweep may have found the connection busy each time */
+    }
     if (c->in_off == c->in_len) {
         c->in_off = c->in_len = 0;
         if (c->in.data &&
@@ -120,7 +127,10 @@ static uint8_t *msg_room(void *ctx, size_t have, size_t need, const uint8_t *chu
 {
     wsc_conn *c = ctx;
     (void)have;
-    if (!chunk || (c->msg.data && chunk >= c->msg.data && chunk < c->msg.data + c->msg.cap))
+    if (!chunk)
+        return c->msg.data;
+    c->msg_used = true;
+    if (c->msg.data && chunk >= c->msg.data && chunk < c->msg.data + c->msg.cap)
         return c->msg.data;
     return msg_reserve(c, need) ? c->msg.data : NULL;
 }
