@@ -119,7 +119,8 @@ enum {
 /* jobs: which callback a (pool or inline) run performs */
 enum {
     WSC__JOB_NONE,
-    WSC__JOB_INIT, /* init, then the 101 (or error) response, then after_init */
+    WSC__JOB_INIT, /* init, then the 101 (or error) response, then after_init; for a plain HTTP
+                      request the http callback and its response */
     WSC__JOB_MSG,
     WSC__JOB_PING,
     WSC__JOB_PONG,
