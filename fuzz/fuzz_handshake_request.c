@@ -84,8 +84,14 @@ static void check_complete(wsc__http_request *r, char *buf, size_t size, const u
     ASSERT(r->len >= 4 && r->len <= size && r->len <= r->max_size);
     ASSERT(r->raw == buf);
     ASSERT(memcmp(buf + r->len - 4, "\r\n\r\n", 4) == 0);
-    ASSERT(r->method_len == 3 && memcmp(r->method, "GET", 3) == 0);
-    ASSERT(wsc__hs_key_valid(r->key, r->key_len));
+    if (r->plain) {
+        /* A plain HTTP request (allow_plain): a GET or HEAD that asks for no upgrade. */
+        ASSERT((r->method_len == 3 && memcmp(r->method, "GET", 3) == 0) ||
+               (r->method_len == 4 && memcmp(r->method, "HEAD", 4) == 0));
+    } else {
+        ASSERT(r->method_len == 3 && memcmp(r->method, "GET", 3) == 0);
+        ASSERT(wsc__hs_key_valid(r->key, r->key_len));
+    }
     /* url is the origin form: in the buffer (or the static "/"), starting with '/', except for
        "scheme://authority?query" where it is the "?query" that follows the implied '/'. */
     ASSERT(r->url_len > 0);
@@ -103,7 +109,7 @@ static void check_complete(wsc__http_request *r, char *buf, size_t size, const u
     }
     ASSERT(!r->query || in(r->query, r->query_len, buf, r->len));
     ASSERT(r->header_count <= r->max_headers && r->header_count <= r->header_total);
-    ASSERT(r->header_total >= 5);
+    ASSERT(r->header_total >= (r->plain ? 1u : 5u));
     for (size_t i = 0; i < r->header_count; i++) {
         const wsc__hs_header *h = wsc__http_request_header_at(r, i);
         size_t vn;
@@ -148,7 +154,9 @@ static void check_complete(wsc__http_request *r, char *buf, size_t size, const u
         size_t on = 0;
         (void)wsc__query_get(r->query, r->query_len, "a", NULL, 0, &on);
     }
-    /* The server's 101 for this key is what the client wants to see. */
+    /* The server's 101 for this key is what the client wants to see (an upgrade has a key). */
+    if (r->plain)
+        return;
     char key[25], resp[256];
     size_t rn;
     memcpy(key, r->key, 24);
@@ -160,7 +168,7 @@ static void check_complete(wsc__http_request *r, char *buf, size_t size, const u
 }
 
 static void parser_mode(const uint8_t *data, size_t size, size_t max_size, size_t max_headers,
-                        unsigned seed)
+                        unsigned seed, bool plain)
 {
     wsc__hs_header h1[MAXH], h2[MAXH];
     wsc__http_request r1, r2;
@@ -170,6 +178,7 @@ static void parser_mode(const uint8_t *data, size_t size, size_t max_size, size_
     char *last = NULL;
 
     wsc__http_request_init(&r1, max_size, h1, max_headers);
+    r1.allow_plain = plain;
     res1 = wsc__http_request_parse(&r1, whole, size);
     summarize(&r1, res1, whole, &s1);
     ASSERT(res1 != WSC__HS_INCOMPLETE || size < r1.max_size);
@@ -182,6 +191,7 @@ static void parser_mode(const uint8_t *data, size_t size, size_t max_size, size_
 
     /* Split at input-derived points; each prefix in its own exact allocation. */
     wsc__http_request_init(&r2, max_size, h2, max_headers);
+    r2.allow_plain = plain;
     size_t at = 0;
     uint32_t x = seed * 2654435761u + 1;
     do {
@@ -197,6 +207,7 @@ static void parser_mode(const uint8_t *data, size_t size, size_t max_size, size_
     /* One byte at a time on short inputs: the scan must stay linear. */
     if (size <= 512) {
         wsc__http_request_init(&r2, max_size, h2, max_headers);
+        r2.allow_plain = plain;
         res2 = WSC__HS_INCOMPLETE;
         for (size_t k = 0; k <= size; k++) {
             last = fuzz_copy(last, data, k);
@@ -268,6 +279,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (data[0] & 0x80)
         builder_mode(data + 4, size - 4, max_headers);
     else
-        parser_mode(data + 4, size - 4, max_size, max_headers, seed);
+        parser_mode(data + 4, size - 4, max_size, max_headers, seed, (data[0] & 0x10) != 0);
     return 0;
 }
