@@ -425,9 +425,29 @@ WSC_API wsc_str wsc_handshake_header(const wsc_handshake *hs, const char *name);
  * Names are lowercase (as in websocket.zig), values as sent. */
 WSC_API bool wsc_handshake_header_next(const wsc_handshake *hs, size_t *iter, wsc_str *name,
                                        wsc_str *value);
+/* Subprotocols (RFC 6455 1.9, 4.2.2). wsc_handshake_protocols iterates the
+ * names the client offered, in order: the elements of every
+ * Sec-WebSocket-Protocol line as one comma-separated list, empty elements and
+ * the whitespace around each skipped (RFC 9110 5.6.1), elements that are not
+ * tokens left out (no answer could name them). Start with *iter = 0; returns
+ * false at the end (and at once when none were offered). name points into the
+ * request: valid during init.
+ * wsc_handshake_select_protocol answers with name in the 101
+ * (Sec-WebSocket-Protocol: name). Returns 0, WSC_EINVAL when name is NULL or
+ * not one of the offered names (compared byte for byte, as the client compares
+ * the answer), WSC_ESTATE for a second selection, after a
+ * Sec-WebSocket-Protocol added with wsc_handshake_add_response_header, or in
+ * the http callback (no 101). Selecting none answers without the header; the
+ * client decides whether to go on. The selection is not sent when init
+ * refuses the request. wsc_handshake_add_response_header still takes a
+ * Sec-WebSocket-Protocol (sent as given, unchecked: prefer select), but
+ * returns WSC_ESTATE for one after a selection or another one.
+ * Thread-safety: the thread running init. */
+WSC_API bool wsc_handshake_protocols(const wsc_handshake *hs, size_t *iter, wsc_str *name);
+WSC_API int wsc_handshake_select_protocol(wsc_handshake *hs, const char *name);
 /* The peer's address (for a unix socket: family AF_UNIX). */
 WSC_API const struct sockaddr *wsc_handshake_address(const wsc_handshake *hs, socklen_t *len);
-/* Adds a header to the response (a subprotocol, a cookie; WWW-Authenticate
+/* Adds a header to the response (a cookie; WWW-Authenticate
  * when init then rejects with 401): the 101, or the error response when init
  * returns a status (which leaves out Content-Type and Sec-WebSocket-Version,
  * its own), or the answer of http (the same; wsc_handshake_respond sets
@@ -435,7 +455,8 @@ WSC_API const struct sockaddr *wsc_handshake_address(const wsc_handshake *hs, so
  * handshake.max_res_headers, WSC_EINVAL for a name that is not an HTTP token
  * (RFC 9110 5.6.2), a value with a control byte other than HTAB (CR, LF, ...)
  * or DEL, or a header the server sets itself: Upgrade, Connection,
- * Sec-WebSocket-Accept, Content-Length, Transfer-Encoding. */
+ * Sec-WebSocket-Accept, Content-Length, Transfer-Encoding; WSC_ESTATE for a
+ * second subprotocol (see wsc_handshake_select_protocol). */
 WSC_API int wsc_handshake_add_response_header(wsc_handshake *hs, const char *name,
                                               const char *value);
 /* Sets the answer to a plain HTTP request (in the handler's http callback):
@@ -589,11 +610,21 @@ typedef struct wsc_handshake_opts {
     unsigned timeout_ms; /* 10000 */
     const char *headers; /* extra raw headers, "Name: value" separated by
                             "\r\n"; Host is added unless present */
+    const char *const *protocols; /* subprotocols to offer, in order of
+                            preference, NULL-terminated ({"v2.chat", "chat",
+                            NULL}); NULL: none. Sent as one
+                            Sec-WebSocket-Protocol line */
 } wsc_handshake_opts;
 
 /* Sends the upgrade request for path and checks the answer (status 101,
  * Upgrade, Connection, Sec-WebSocket-Accept). opts may be NULL. A non-101
  * answer returns WSC_EHANDSHAKE with err->http_status set.
+ * Subprotocols (RFC 6455 4.1): the names in opts->protocols (or, as before,
+ * in a Sec-WebSocket-Protocol line of opts->headers; not both: WSC_EINVAL)
+ * are offered; each must be a token (RFC 9110 5.6.2) and appear once, else
+ * WSC_EINVAL. An answer naming one that was not offered, several, or any when
+ * none was offered fails with WSC_EHANDSHAKE and a message saying so; the
+ * chosen one is then wsc_client_protocol's.
  * Thread-safety: once, before reads and writes. */
 WSC_API int wsc_client_handshake(wsc_client *c, const char *path, const wsc_handshake_opts *opts,
                                  wsc_err *err);
@@ -603,6 +634,10 @@ WSC_API int wsc_client_handshake(wsc_client *c, const char *path, const wsc_hand
 WSC_API wsc_client *wsc_client_connect_url(const char *url, const wsc_client_config *cfg,
                                            const wsc_handshake_opts *opts, wsc_err *err);
 
+/* The subprotocol the server chose in its 101 (NUL-terminated), or NULL when
+ * it chose none or before a successful handshake. Owned by c: valid until
+ * wsc_client_free. Thread-safety: any thread after the handshake returned. */
+WSC_API const char *wsc_client_protocol(const wsc_client *c);
 /* Makes wsc_client_read return WSC_ETIMEDOUT after ms without a complete
  * message (0: block). Thread-safety: the reading thread. */
 WSC_API int wsc_client_read_timeout(wsc_client *c, unsigned ms);

@@ -29,6 +29,7 @@ static void client_destroy(wsc_client *c)
     wsc__iobuf_free(c->rbuf, c->rcap);
     wsc__iobuf_free(c->wbuf, c->wcap);
     free(c->host);
+    free(c->protocol);
     free(c);
 }
 
@@ -154,33 +155,114 @@ static bool host_header(const wsc_client *c, char *out, size_t cap)
     return n > 0 && (size_t)n < cap;
 }
 
-/* Section 4.1: a subprotocol in the answer must be one we offered (the caller offers them through
-   its own Sec-WebSocket-Protocol header), and extensions must not appear since we offer none. */
-static int check_negotiation(const char *req, size_t req_len, const wsc__http_response *r,
-                             wsc_err *err)
+/* Shortened for error messages: the value comes from the server. */
+#define SHOWN(n) (int)((n) > 60 ? 60 : (n))
+
+/* Section 4.1: a subprotocol in the answer must be one we offered (in opts->protocols, or in the
+   caller's own Sec-WebSocket-Protocol header), and extensions must not appear since we offer none.
+   On success c->protocol holds the chosen one (NULL: none). */
+static int check_negotiation(wsc_client *c, const char *req, size_t req_len,
+                             const wsc__http_response *r, wsc_err *err)
 {
     if (r->extensions)
         return wsc__err(err, WSC_EHANDSHAKE,
                         "handshake: the server accepted extension \"%.*s\" that "
                         "was not offered",
-                        (int)(r->extensions_len > 60 ? 60 : r->extensions_len), r->extensions);
+                        SHOWN(r->extensions_len), r->extensions);
     if (!r->protocol)
         return 0;
-    char tok[128];
-    if (r->protocol_count > 1 || r->protocol_len == 0 || r->protocol_len >= sizeof tok)
-        return wsc__err(err, WSC_EHANDSHAKE, "handshake: bad Sec-WebSocket-Protocol in the answer");
-    memcpy(tok, r->protocol, r->protocol_len);
-    tok[r->protocol_len] = '\0';
-    size_t pos = 0;
+    if (r->protocol_count > 1)
+        return wsc__err(err, WSC_EHANDSHAKE,
+                        "handshake: the server answered with %u Sec-WebSocket-Protocol lines",
+                        r->protocol_count);
+    size_t pos = 0, n, offered = 0;
+    const char *e;
+    /* Byte for byte, as the server is to copy the name it picks (a server that changed the case
+       would answer a name we never offered). */
+    while (wsc__hs_list_next(req, req_len, "sec-websocket-protocol", &pos, &e, &n)) {
+        offered++;
+        if (n == r->protocol_len && memcmp(e, r->protocol, n) == 0) {
+            if (!(c->protocol = strndup(e, n)))
+                return wsc__err(err, WSC_ENOMEM, NULL);
+            return 0;
+        }
+    }
+    if (!offered)
+        return wsc__err(err, WSC_EHANDSHAKE,
+                        "handshake: the server chose subprotocol \"%.*s\" but none was offered",
+                        SHOWN(r->protocol_len), r->protocol);
+    return wsc__err(err, WSC_EHANDSHAKE,
+                    "handshake: the server chose subprotocol \"%.*s\" that was not offered",
+                    SHOWN(r->protocol_len), r->protocol);
+}
+
+/* The Sec-WebSocket-Protocol line for opts->protocols (section 4.1: non-empty tokens, each once),
+   appended to the caller's extra headers into *out (NULL when there are no protocols: extra is
+   used as it is). Returns 0, WSC_EINVAL or WSC_ENOMEM. */
+static int offer_protocols(const char *const *protocols, const char *extra, size_t extra_len,
+                           char **out, wsc_err *err)
+{
+    size_t total = extra_len + 40, pos = 0;
     const char *v;
     size_t vlen;
-    while (wsc__hs_header_next(req, req_len, "sec-websocket-protocol", &pos, &v, &vlen))
-        if (wsc__hs_token_list_has(v, vlen, tok))
-            return 0;
-    return wsc__err(err, WSC_EHANDSHAKE,
-                    "handshake: the server chose subprotocol \"%s\" that was "
-                    "not offered",
-                    tok);
+
+    *out = NULL;
+    if (!protocols || !protocols[0])
+        return 0;
+    /* One source of offers: two would make it unclear which list the answer is checked against. */
+    if (extra) {
+        /* wsc__hs_header_next walks a head: give it an empty start line and a final line end. */
+        char *tmp = malloc(extra_len + 4);
+        if (!tmp)
+            return wsc__err(err, WSC_ENOMEM, NULL);
+        memcpy(tmp, "\r\n", 2);
+        memcpy(tmp + 2, extra, extra_len);
+        memcpy(tmp + 2 + extra_len, "\r\n", 2);
+        bool both =
+            wsc__hs_header_next(tmp, extra_len + 4, "sec-websocket-protocol", &pos, &v, &vlen);
+        free(tmp);
+        if (both)
+            return wsc__err(err, WSC_EINVAL,
+                            "handshake: subprotocols offered both in protocols and in headers");
+    }
+    for (size_t i = 0; protocols[i]; i++) {
+        size_t n = strlen(protocols[i]);
+        if (!wsc__hs_token_valid(protocols[i], n))
+            return wsc__err(err, WSC_EINVAL,
+                            "handshake: subprotocol \"%.*s\" is not a token (RFC 6455 4.1)",
+                            SHOWN(n), protocols[i]);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(protocols[i], protocols[j]) == 0)
+                return wsc__err(err, WSC_EINVAL, "handshake: subprotocol \"%.*s\" offered twice",
+                                SHOWN(n), protocols[i]);
+        total += n + 2;
+    }
+    char *s = malloc(total);
+    if (!s)
+        return wsc__err(err, WSC_ENOMEM, NULL);
+    size_t len = 0;
+    if (extra_len) {
+        memcpy(s, extra, extra_len);
+        len = extra_len;
+        if (len < 2 || memcmp(s + len - 2, "\r\n", 2) != 0) {
+            memcpy(s + len, "\r\n", 2);
+            len += 2;
+        }
+    }
+    memcpy(s + len, "Sec-WebSocket-Protocol: ", 24);
+    len += 24;
+    for (size_t i = 0; protocols[i]; i++) {
+        size_t n = strlen(protocols[i]);
+        if (i) {
+            memcpy(s + len, ", ", 2);
+            len += 2;
+        }
+        memcpy(s + len, protocols[i], n);
+        len += n;
+    }
+    s[len] = '\0';
+    *out = s;
+    return 0;
 }
 
 static int handshake(wsc_client *c, const char *path, const wsc_handshake_opts *opts, wsc_err *err)
@@ -197,11 +279,22 @@ static int handshake(wsc_client *c, const char *path, const wsc_handshake_opts *
         return wsc__err(err, WSC_EHANDSHAKE, "handshake: no random key");
     if (!host_header(c, host, sizeof host))
         return wsc__err(err, WSC_EINVAL, "handshake: host name too long for a Host header");
+    char *offer;
+    int rc = offer_protocols(opts ? opts->protocols : NULL, extra, extra_len, &offer, err);
+    if (rc)
+        return rc;
+    if (offer) {
+        extra = offer;
+        extra_len = strlen(offer);
+    }
     size_t cap = 256 + strlen(host) + strlen(path) + extra_len, len = 0;
     char *req = malloc(cap);
-    if (!req)
+    if (!req) {
+        free(offer);
         return wsc__err(err, WSC_ENOMEM, NULL);
+    }
     int b = wsc__http_request_build(req, cap, &len, host, path, key, extra, extra_len);
+    free(offer);
     if (b != 0) {
         free(req);
         return wsc__err(err, b == WSC__HS_EINVAL ? WSC_EINVAL : WSC_ENOMEM,
@@ -210,7 +303,7 @@ static int handshake(wsc_client *c, const char *path, const wsc_handshake_opts *
 
     pthread_mutex_lock(&c->wmu);
     struct iovec iov = {req, len};
-    int rc = wsc__client_write_all(c, &iov, 1, deadline);
+    rc = wsc__client_write_all(c, &iov, 1, deadline);
     pthread_mutex_unlock(&c->wmu);
     if (rc) {
         free(req);
@@ -256,7 +349,7 @@ static int handshake(wsc_client *c, const char *path, const wsc_handshake_opts *
             return wsc__err_sys(err, rc, c->t->sys_errno, "handshake: reading the answer");
         }
     }
-    rc = check_negotiation(req, len, &r, err);
+    rc = check_negotiation(c, req, len, &r, err);
     free(req);
     if (rc)
         return rc;
@@ -286,6 +379,12 @@ WSC_API int wsc_client_handshake(wsc_client *c, const char *path, const wsc_hand
         WSC__LOG(WSC_LOG_DEBUG, "client: connected to %s port %d%s", c->host, c->port,
                  c->tls ? " (TLS)" : "");
     return rc;
+}
+
+WSC_API const char *wsc_client_protocol(const wsc_client *c)
+{
+    /* Written by the handshake before it returns; read only after that. */
+    return c && atomic_load(&c->state) != WSC__CS_NEW ? c->protocol : NULL;
 }
 
 WSC_API wsc_client *wsc_client_connect_url(const char *url, const wsc_client_config *cfg,

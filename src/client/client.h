@@ -79,6 +79,7 @@ struct wsc_buffer_provider {
 struct wsc_client {
     wsc__transport *t;
     char *host; /* without brackets */
+    char *protocol; /* the subprotocol the server chose, NULL: none (set by the handshake) */
     int port;
     bool tls;
     size_t max_size;

@@ -136,7 +136,17 @@ static char *build(const wsc_handshake *hs, int status, const wsc__hs_header *ex
 
 char *wsc__hs_response_101(const wsc_handshake *hs, size_t *len)
 {
-    return build(hs, 0, hs->res, hs->nres, len);
+    if (!hs->protocol)
+        return build(hs, 0, hs->res, hs->nres, len);
+    wsc__hs_header *all = malloc((hs->nres + 1) * sizeof *all);
+    if (!all)
+        return NULL;
+    all[0] = (wsc__hs_header){"Sec-WebSocket-Protocol", 22, hs->protocol, hs->protocol_len};
+    if (hs->nres)
+        memcpy(all + 1, hs->res, hs->nres * sizeof *all);
+    char *out = build(hs, 0, all, hs->nres + 1, len);
+    free(all);
+    return out;
 }
 
 char *wsc__hs_response_error(int status, size_t *len)
@@ -380,10 +390,69 @@ int wsc_handshake_respond(wsc_handshake *hs, int status, const char *content_typ
     return 0;
 }
 
+static bool is_protocol_header(const char *name, size_t n)
+{
+    return n == 22 && strncasecmp(name, "sec-websocket-protocol", 22) == 0;
+}
+
+/* True once the 101 carries a subprotocol: selected, or added as a raw header. */
+static bool protocol_answered(const wsc_handshake *hs)
+{
+    if (hs->protocol)
+        return true;
+    for (size_t i = 0; i < hs->nres; i++)
+        if (is_protocol_header(hs->res[i].name, hs->res[i].name_len))
+            return true;
+    return false;
+}
+
+bool wsc_handshake_protocols(const wsc_handshake *hs, size_t *iter, wsc_str *name)
+{
+    const char *e;
+    size_t n;
+
+    if (!hs || !iter || !hs->req.protocol_count)
+        return false;
+    /* RFC 6455 4.1: each offered subprotocol is a token; anything else can never be answered
+       (the 101's value must be one of them, byte for byte), so it is not offered. */
+    while (wsc__hs_list_next(hs->req.raw, hs->req.len, "sec-websocket-protocol", iter, &e, &n))
+        if (wsc__hs_token_valid(e, n)) {
+            if (name)
+                *name = str(e, n);
+            return true;
+        }
+    return false;
+}
+
+int wsc_handshake_select_protocol(wsc_handshake *hs, const char *name)
+{
+    size_t it = 0;
+    wsc_str p;
+
+    if (!hs || !name)
+        return WSC_EINVAL;
+    /* A plain request has no 101, and RFC 6455 4.2.2 allows one subprotocol in it. */
+    if (hs->req.plain || protocol_answered(hs))
+        return WSC_ESTATE;
+    size_t n = strlen(name);
+    /* Subprotocol names compare byte for byte: a client checks the answer against its offer so. */
+    while (wsc_handshake_protocols(hs, &it, &p))
+        if (p.len == n && memcmp(p.ptr, name, n) == 0) {
+            hs->protocol = p.ptr; /* in the request, which outlives the building of the 101 */
+            hs->protocol_len = n;
+            return 0;
+        }
+    return WSC_EINVAL;
+}
+
 int wsc_handshake_add_response_header(wsc_handshake *hs, const char *name, const char *value)
 {
     if (!hs || !name || !value)
         return WSC_EINVAL;
+    /* Kept for applications that answered this way before select existed (and for tests that
+       play a misbehaving server), but never twice in one 101. */
+    if (is_protocol_header(name, strlen(name)) && protocol_answered(hs))
+        return WSC_ESTATE;
     /* Checked here, where init can see the error, rather than by the builder, which would turn
        a bad header into a 500 the application never hears of. */
     wsc__hs_header h = {name, strlen(name), value, strlen(value)};

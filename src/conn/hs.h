@@ -23,6 +23,8 @@ struct wsc_handshake {
     wsc__hs_header *headers; /* handshake.max_headers entries kept for lookup */
     wsc__hs_header *res;   /* extra response headers (copies) */
     size_t nres, max_res;
+    const char *protocol;  /* the subprotocol init selected, in the request (NULL: none) */
+    size_t protocol_len;
     char *url;             /* "/?q" for a target "ws://h?q" (req.url_slash), built when asked for */
     /* A plain request's answer (wsc_handshake_respond): status (0: none yet), then one
        allocation holding the Content-Type (type_len bytes and a NUL) and the body (body_len) */
@@ -49,8 +51,8 @@ wsc_handshake *wsc__hs_scratch_new(wsc__hs_pool *p);
 void wsc__hs_reset(wsc__hs_pool *p, wsc_handshake *hs);
 void wsc__hs_scratch_free(wsc_handshake *hs);
 
-/* Builds the answer to an accepted request: 101 with the extra headers init added. Returns a heap
- * buffer (*len bytes) or NULL. */
+/* Builds the answer to an accepted request: 101 with the subprotocol init selected, then the extra
+ * headers init added. Returns a heap buffer (*len bytes) or NULL. */
 char *wsc__hs_response_101(const wsc_handshake *hs, size_t *len);
 /* Builds an error response for status (400..599). Returns a heap buffer or NULL. */
 char *wsc__hs_response_error(int status, size_t *len);

@@ -159,7 +159,7 @@ typedef struct {
     size_t origin_len;
     const char *protocol;        /* first Sec-WebSocket-Protocol value, NULL if absent */
     size_t protocol_len;
-    unsigned protocol_count;     /* how many Sec-WebSocket-Protocol headers (use wsc__hs_header_next when > 1) */
+    unsigned protocol_count;     /* Sec-WebSocket-Protocol lines (wsc__hs_list_next walks them) */
     const char *extensions;      /* first Sec-WebSocket-Extensions value, NULL if absent */
     size_t extensions_len;
     unsigned extensions_count;   /* how many Sec-WebSocket-Extensions headers */
@@ -197,6 +197,19 @@ bool wsc__hs_header_next(const char *raw, size_t len, const char *name, size_t *
 /* True if the comma-separated list[0..len) holds token (case-insensitive,
  * empty elements and SP/HTAB around elements ignored), e.g. Connection values. */
 bool wsc__hs_token_list_has(const char *list, size_t len, const char *token);
+
+/* Iterates the elements of every field line called name (case-insensitive) in
+ * a complete, parsed head raw[0..len), in order, as one comma-separated list
+ * (RFC 9110 5.6.1, 5.3: several lines of a list field are one list): empty
+ * elements are skipped, SP/HTAB around each element trimmed. An element is
+ * returned as sent (it may not be a token: see wsc__hs_token_valid). Start with
+ * *pos = 0; *pos is then an offset into raw. Returns false when no more. */
+bool wsc__hs_list_next(const char *raw, size_t len, const char *name, size_t *pos,
+                       const char **elem, size_t *elem_len);
+
+/* True if s[0..n) is a non-empty RFC 9110 token (what RFC 6455 4.1 asks of a
+ * subprotocol name). */
+bool wsc__hs_token_valid(const char *s, size_t n);
 
 /* Looks up query parameter name (exact match after percent-decoding the key) in
  * query[0..query_len) ("a=1&b=x%20y"; '+' decodes to space; "flag" without '='

@@ -237,6 +237,66 @@ bool wsc__hs_header_next(const char *raw, size_t len, const char *name, size_t *
     return false;
 }
 
+bool wsc__hs_token_valid(const char *s, size_t n)
+{
+    if (!s || n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!wsc__http_tchar((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+bool wsc__hs_list_next(const char *raw, size_t len, const char *name, size_t *pos,
+                       const char **elem, size_t *elem_len)
+{
+    size_t i = *pos;
+
+    if (!raw || i > len)
+        return false;
+    for (;;) {
+        size_t e;
+        /* *pos is either the start of a line (0 for the start line) or just past the element
+           returned last, whose last byte is never the LF of a line end. */
+        if (i == 0 || raw[i - 1] == '\n') {
+            const char *v;
+            size_t vlen, p = i;
+            if (!wsc__hs_header_next(raw, len, name, &p, &v, &vlen)) {
+                *pos = len;
+                return false;
+            }
+            i = (size_t)(v - raw);
+            e = i + vlen;
+        } else {
+            e = wsc__http_find_cr(raw, i, len);
+        }
+        /* RFC 9110 5.6.1: a recipient ignores empty elements and the whitespace around them. */
+        while (i < e) {
+            size_t b = i, t;
+            while (i < e && raw[i] != ',')
+                i++;
+            t = i;
+            if (i < e)
+                i++;
+            while (b < t && (raw[b] == ' ' || raw[b] == '\t'))
+                b++;
+            while (t > b && (raw[t - 1] == ' ' || raw[t - 1] == '\t'))
+                t--;
+            if (t > b) {
+                *elem = raw + b;
+                *elem_len = t - b;
+                *pos = t;
+                return true;
+            }
+        }
+        i = wsc__http_find_cr(raw, e, len) + 2;
+        if (i > len) {
+            *pos = len;
+            return false;
+        }
+    }
+}
+
 const char *wsc__hs_err_str(enum wsc__hs_err e)
 {
     switch (e) {
