@@ -9,11 +9,9 @@
 #include <stdatomic.h>
 
 #include "client_test_util.h"
+#include "ws_test_client.h"
 
 #define T_MS 10000
-
-enum { MODE_POOL, MODE_INLINE, MODE_BLOCKING, MODES };
-static const char *const mode_name[MODES] = {"pool", "inline", "blocking"};
 
 /* What init saw and what its calls returned, for the main thread: guarded by mu. */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -77,38 +75,12 @@ static int on_message(wsc_conn *conn, void *user, const wsc_msg *msg)
     return wsc_conn_write(conn, msg->type, msg->data, msg->len) == 0 ? 0 : -1;
 }
 
-typedef struct {
-    wsc_server *srv;
-    pthread_t thread;
-    int port;
-} server;
-
-static bool server_start(server *s, int mode)
+static bool server_start(wt_server *s, wt_mode mode)
 {
     wsc_handler h = {.init = init, .message = on_message};
-    wsc_server_config cfg = {
-        .port = WSC_PORT_EPHEMERAL, .address = "127.0.0.1", .blocking = mode == MODE_BLOCKING};
-    if (mode == MODE_INLINE)
-        cfg.thread_pool.count = WSC_THREAD_POOL_INLINE;
-    wsc_err err;
-    s->srv = wsc_server_new(&h, &cfg, &err);
-    if (!s->srv) {
-        fprintf(stderr, "  server: %s\n", err.message);
-        return false;
-    }
-    if (wsc_server_listen_thread(s->srv, NULL, &s->thread) != 0) {
-        wsc_server_free(s->srv);
-        return false;
-    }
-    s->port = wsc_server_port(s->srv);
-    return s->port > 0;
-}
-
-static void server_stop(server *s)
-{
-    wsc_server_stop(s->srv);
-    pthread_join(s->thread, NULL);
-    wsc_server_free(s->srv);
+    wsc_server_config cfg;
+    wt_config(&cfg, mode);
+    return wt_server_start(s, &h, &cfg, NULL);
 }
 
 static void seen(char *out, size_t cap)
@@ -138,15 +110,15 @@ static bool echo_ok(wsc_client *c)
     return ok;
 }
 
-static void against_wsc(int mode)
+static void against_wsc(wt_mode mode)
 {
-    server s;
+    wt_server s;
     wsc_err err;
     char list[256];
     const char *const three[] = {"one", "two", "three", NULL};
     wsc_handshake_opts opts = {.protocols = three};
 
-    fprintf(stderr, "  mode %s\n", mode_name[mode]);
+    fprintf(stderr, "  mode %s\n", wt_mode_name(mode));
     CHECK(server_start(&s, mode));
 
     /* The server picks the second name; the client reports it. */
@@ -217,25 +189,25 @@ static void against_wsc(int mode)
     if (c)
         wsc_client_free(c);
 
-    server_stop(&s);
+    EXPECT(wt_server_stop(&s, T_MS));
 }
 
 TEST(wsc_client_and_server_pool)
 {
     ct_watchdog(300);
-    against_wsc(MODE_POOL);
+    against_wsc(WT_EPOLL_POOL);
 }
 
 TEST(wsc_client_and_server_inline)
 {
     ct_watchdog(300);
-    against_wsc(MODE_INLINE);
+    against_wsc(WT_EPOLL_INLINE);
 }
 
 TEST(wsc_client_and_server_blocking)
 {
     ct_watchdog(300);
-    against_wsc(MODE_BLOCKING);
+    against_wsc(WT_BLOCKING);
 }
 
 TEST(bad_offers_are_refused_before_sending)
@@ -338,10 +310,10 @@ static int run_py_client(int port, const char *path, bool quiet, char *out, size
 
 TEST(python_client_against_wsc_server)
 {
-    server s;
+    wt_server s;
     char out[256], list[256];
     ct_watchdog(300);
-    CHECK(server_start(&s, MODE_POOL));
+    CHECK(server_start(&s, WT_EPOLL_POOL));
     EXPECT_EQ_INT(run_py_client(s.port, "/second", false, out, sizeof out), 0);
     EXPECT(strcmp(out, "two hi\n") == 0);
     seen(list, sizeof list);
@@ -351,7 +323,7 @@ TEST(python_client_against_wsc_server)
     /* The Python client, too, refuses an answer it did not offer. */
     EXPECT(run_py_client(s.port, "/rogue", true, out, sizeof out) > 0);
     EXPECT(strcmp(out, "") == 0);
-    server_stop(&s);
+    EXPECT(wt_server_stop(&s, T_MS));
 }
 
 TEST(wsc_client_against_python_server)
