@@ -1,6 +1,7 @@
 /* `wsc connect URL`: options, the connection and the upgrade, and the exit status of a connection
  * that could not be made. What follows the upgrade is session.c's. */
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -173,6 +174,9 @@ int cmd_connect(int argc, char **argv)
             tool_error("%s: %s", o.url, err.message);
             st = connect_status(&err);
         } else {
+            if (o.protocols) /* what the server chose of those offered, as pings are reported */
+                fprintf(stderr, "subprotocol: %s\n",
+                        wsc_client_protocol(c) ? wsc_client_protocol(c) : "(none)");
             /* A line is a message: in hex two digits a byte (and a space between bytes), and a
                CR may end it. */
             struct session_opts so = {.binary = o.binary,
