@@ -41,7 +41,7 @@ FUZZ_FLAGS := $(BASE) -Werror -O1 -g -fno-omit-frame-pointer \
               -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 
 LIB_SRC   := $(sort $(wildcard src/*/*.c))
-PROTO_SRC := $(sort $(wildcard src/proto/*.c))
+PROTO_SRC := $(sort $(wildcard src/proto/*.c src/deflate/*.c))
 TEST_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
 
