@@ -138,3 +138,55 @@ TEST(response_heads)
     pos = sizeof resp + 10; /* an iterator past the end stays done */
     EXPECT(!wsc__hs_list_next(resp, sizeof resp - 1, "sec-websocket-protocol", &pos, &e, &len));
 }
+
+/* Random lists over an alphabet of the bytes that matter (commas, SP, HTAB, token and non-token
+   characters), in up to four lines with other headers between them, against a plain split of
+   what was generated. */
+TEST(random_lists_against_a_plain_split)
+{
+    static const char alphabet[] = "ab,, \t/\"";
+    uint32_t seed = 12345;
+    for (int round = 0; round < 3000 && TEST_OK(); round++) {
+        char lines[512], want[512];
+        size_t ln = 0, wn = 0;
+        int count = 0, n_lines;
+        seed = seed * 1103515245u + 12345u;
+        n_lines = (int)(seed >> 16) % 5;
+        lines[0] = want[0] = '\0';
+        for (int l = 0; l < n_lines; l++) {
+            char v[16];
+            seed = seed * 1103515245u + 12345u;
+            size_t vn = (seed >> 16) % sizeof v;
+            for (size_t i = 0; i < vn; i++) {
+                seed = seed * 1103515245u + 12345u;
+                v[i] = alphabet[(seed >> 16) % (sizeof alphabet - 1)];
+            }
+            ln +=
+                (size_t)snprintf(lines + ln, sizeof lines - ln, "%sSec-WebSocket-Protocol:%.*s\r\n",
+                                 l % 2 ? "X-Other: a, b\r\n" : "", (int)vn, v);
+            /* The plain split: elements between commas, SP/HTAB trimmed, empty ones dropped. */
+            for (size_t b = 0; b <= vn;) {
+                size_t e = b;
+                while (e < vn && v[e] != ',')
+                    e++;
+                size_t tb = b, te = e;
+                while (tb < te && (v[tb] == ' ' || v[tb] == '\t'))
+                    tb++;
+                while (te > tb && (v[te - 1] == ' ' || v[te - 1] == '\t'))
+                    te--;
+                if (te > tb) {
+                    wn += (size_t)snprintf(want + wn, sizeof want - wn, "%.*s|", (int)(te - tb),
+                                           v + tb);
+                    count++;
+                }
+                b = e + 1;
+            }
+        }
+        char got[512];
+        EXPECT_EQ_INT(elements(lines, got, sizeof got), count);
+        if (strcmp(got, want) != 0) {
+            fprintf(stderr, "  for \"%s\": got \"%s\", want \"%s\"\n", lines, got, want);
+            EXPECT(strcmp(got, want) == 0);
+        }
+    }
+}
