@@ -370,8 +370,9 @@ typedef struct wsc_server_config {
  * Thread-safety: any thread. */
 WSC_API wsc_server *wsc_server_new(const wsc_handler *handler, const wsc_server_config *cfg,
                                    wsc_err *err);
-/* Runs the server in the calling thread until wsc_server_stop. app is
- * passed to init and after_init. Returns 0 after a stop, or an error;
+/* Runs the server in the calling thread until wsc_server_stop (or
+ * wsc_server_shutdown). app is passed to init and after_init. Returns 0
+ * after a stop, or an error;
  * WSC_ESTATE when this server listens or listened already (here or in
  * wsc_server_listen_thread), which leaves the running server alone.
  * Thread-safety: any thread; one listen per server. */
@@ -383,10 +384,34 @@ WSC_API int wsc_server_listen(wsc_server *srv, void *app);
  * Thread-safety: any thread; one listen per server. */
 WSC_API int wsc_server_listen_thread(wsc_server *srv, void *app, pthread_t *thread);
 /* Stops the server: stops accepting, sends close 1001 to every open
- * connection, runs every close callback, and makes listen return.
+ * connection, runs every close callback, and makes listen return; peers
+ * that do not answer the close within 3 s are cut off. During a
+ * wsc_server_shutdown, drops the connections left at once instead.
  * Leaves errno as it found it.
  * Thread-safety: any thread, and async-signal-safe (a signal handler). */
 WSC_API void wsc_server_stop(wsc_server *srv);
+/* Shuts the server down gracefully and waits until it is done: stops
+ * accepting, sends close 1001 to every open connection (after what a
+ * callback running at that moment writes), and keeps serving: queued
+ * output goes out, then the close frame, and each close handshake ends
+ * when the peer answers or its TCP connection ends. Nothing accepted for
+ * writing before the call is lost for a peer that keeps reading. Writes
+ * after the close frame fail with WSC_ECLOSED. Connections still open
+ * timeout_ms after the call are dropped. Every close callback runs, once
+ * per connection, and listen returns before this does. Returns 0 when
+ * every connection ended within timeout_ms; WSC_ETIMEDOUT when some were
+ * dropped, at the bound or by a wsc_server_stop (this returns soon after
+ * timeout_ms, once the callbacks running then have returned);
+ * WSC_EINVAL for a NULL srv; WSC_ESTATE when the server never listened, or
+ * when called from a callback (which the server would wait for: call
+ * wsc_server_stop there, or hand the shutdown to another thread).
+ * A wsc_server_stop during the wait (a second SIGTERM's handler) drops
+ * the rest at once. Shutting down a server whose listen returned already
+ * returns 0 at once.
+ * Thread-safety: any thread but the server's own (its callbacks); not
+ * async-signal-safe (it waits on a mutex): a signal handler calls
+ * wsc_server_stop, or wakes a thread that calls this. */
+WSC_API int wsc_server_shutdown(wsc_server *srv, unsigned timeout_ms);
 /* Frees a server that is not running (after listen returned, or never
  * started). Thread-safety: one thread, after the listen thread ended. */
 WSC_API void wsc_server_free(wsc_server *srv);

@@ -308,15 +308,28 @@ void wsc__conn_idle(wsc_conn *c)
     wsc__conn_shutdown(c, WSC_CLOSE_GOING_AWAY);
 }
 
+/* Seconds a close handshake waits. A graceful shutdown's has no deadline of its own: the peer may
+   need longer to read the queue in front of our close frame, and the shutdown's bound ends it. */
+static unsigned close_wait(const wsc_conn *c)
+{
+    return c->w->graceful ? 0 : WSC__CLOSE_TIMEOUT_S;
+}
+
 void wsc__conn_sync_state(wsc_conn *c)
 {
+    if (c->state == WSC__ST_OPEN && (c->flags & WSC__F_SHUT_DUE) && !(c->flags & WSC__F_BUSY)) {
+        /* The callback that ran when the server stopped returned: its writes left its thread
+           before it handed the connection back, so the close frame follows them. */
+        c->flags &= (uint16_t)~WSC__F_SHUT_DUE;
+        wsc__conn_send_close(c, WSC_CLOSE_GOING_AWAY, NULL, 0);
+    }
     if (c->state == WSC__ST_OPEN &&
         atomic_load_explicit(&c->wstate, memory_order_acquire) != WSC__W_OPEN) {
         /* A callback or another thread sent a close frame: wait for the peer's (section 7.1.2),
            unless it came first (then only our frame has to leave). Never finishes here: this may
            run inside a callback. */
         c->state = (c->flags & WSC__F_PEER_CLOSED) ? WSC__ST_DRAIN : WSC__ST_CLOSING;
-        wsc__conn_set_deadline(c, WSC__CLOSE_TIMEOUT_S);
+        wsc__conn_set_deadline(c, close_wait(c));
     }
 }
 
@@ -343,7 +356,7 @@ void wsc__conn_on_eof(wsc_conn *c, bool reset)
     if (c->state < WSC__ST_DRAIN)
         c->state = WSC__ST_DRAIN;
     if (!c->deadline)
-        wsc__conn_set_deadline(c, WSC__CLOSE_TIMEOUT_S);
+        wsc__conn_set_deadline(c, close_wait(c));
 }
 
 void wsc__conn_shutdown(wsc_conn *c, unsigned code)
@@ -358,6 +371,12 @@ void wsc__conn_shutdown(wsc_conn *c, unsigned code)
         if (c->flags & WSC__F_STALLED) {
             wsc__wctx_unstall(c->w, c);
             c->job = WSC__JOB_NONE;
+        }
+        if (c->flags & WSC__F_BUSY) {
+            /* Its pool thread gathers the callback's writes and sends them when it returns: a
+               close frame sent now would turn them away (nothing follows a close frame). */
+            c->flags |= WSC__F_SHUT_DUE;
+            return;
         }
         wsc__conn_send_close(c, code, NULL, 0);
         wsc__conn_sync_state(c);

@@ -100,6 +100,8 @@ enum {
     WSC__F_HUP = 1 << 9,         /* the poller saw the peer's FIN: read until 0 */
     WSC__F_KEPT = 1 << 10,       /* holds a big message or queue buffer for reuse (see trim) */
     WSC__F_PINGED = 1 << 11,     /* the idle timer pinged the peer, which was not heard since */
+    WSC__F_SHUT_DUE = 1 << 12,   /* stop or shutdown: the close (1001) follows the running
+                                    callback, whose writes go first */
     WSC__F_DRAIN_DUE = 1 << 15,  /* the drain callback runs as soon as no other callback does */
 };
 
@@ -221,7 +223,8 @@ void wsc__conn_idle(wsc_conn *c);
 bool wsc__conn_keep(wsc_conn *c, const wsc__buf *buf);
 /* The sweep: gives back kept buffers unused for WSC__KEEP_SECONDS. [loop] */
 void wsc__conn_trim(wsc_conn *c);
-/* Starts the server-side close (stop: 1001). [loop] */
+/* Starts the server-side close (stop: 1001). While a pool callback runs, the close frame waits for
+ * its return, so that what the callback wrote (gathered in its thread) goes out first. [loop] */
 void wsc__conn_shutdown(wsc_conn *c, unsigned code);
 /* Moves the loop state after a callback or a close from elsewhere. [loop] */
 void wsc__conn_sync_state(wsc_conn *c);

@@ -32,6 +32,8 @@ typedef struct wsc__wctx {
                         inbox; a write that queues wakes the thread through wake_fd */
     bool sync_writes; /* test helpers: a blocking socket, writes complete before returning */
     bool stopping;   /* no new connections; closes with 1001 */
+    bool graceful;   /* stopping by wsc_server_shutdown: a close handshake waits for the peer and
+                        for the queue without a deadline of its own; the shutdown's bound ends it */
     bool stalled;    /* a job is waiting for backlog room: no connection is read */
     bool submitted;  /* jobs went to the pool in this iteration: kick it before sleeping */
     uint32_t now;    /* coarse monotonic seconds, refreshed once per iteration */

@@ -47,7 +47,9 @@ static void unregister(wsc_server *s, struct wsc__bconn *b)
 static int poll_timeout(const wsc_conn *c, uint32_t now)
 {
     enum { TICK_MS = 1000, IDLE_MAX_MS = 3600 * 1000 };
-    int ms = c->deadline || (c->flags & WSC__F_KEPT) ? TICK_MS : -1;
+    /* Stopping: a stop from a signal handler, which cannot wake each thread, ends a shutdown's
+       wait; the flag is looked at every tick. */
+    int ms = c->deadline || (c->flags & WSC__F_KEPT) || c->w->stopping ? TICK_MS : -1;
     uint32_t due = wsc__conn_idle_due(c);
     if (due) {
         /* The loop clock is coarse (whole seconds, and a few milliseconds behind): wake a little
@@ -77,9 +79,15 @@ static void serve(wsc_server *s, struct wsc__bconn *b, wsc__wctx *w)
     c->flags |= WSC__F_RD_PENDING; /* the request is usually in already */
     for (;;) {
         w->now = coarse_now();
-        if (!stop_seen && atomic_load(&s->stop)) {
+        if (!stop_seen && (atomic_load(&s->stop) || atomic_load(&s->graceful))) {
+            /* As a worker's begin_stop: a shutdown's close handshake has no bound of its own. */
             stop_seen = w->stopping = true;
+            w->graceful = !atomic_load(&s->stop);
             wsc__conn_shutdown(c, WSC_CLOSE_GOING_AWAY);
+        }
+        if (atomic_load(&s->drop)) {
+            w->graceful = false;
+            break; /* the shutdown's bound passed: finished below */
         }
         if (c->state < WSC__ST_DEAD) {
             wsc__conn_sync_state(c);
@@ -205,6 +213,12 @@ static bool spawn(wsc_server *s, int fd)
     return true;
 }
 
+void wsc__blocking_wake_all(wsc_server *s)
+{
+    for (size_t i = 0; i < s->nlive; i++)
+        wsc__wakefd_signal(s->live[i]->wake_fd);
+}
+
 int wsc__listen_blocking(wsc_server *s)
 {
     struct pollfd pfd[2] = {{.fd = s->listen_fd, .events = POLLIN},
@@ -233,14 +247,26 @@ int wsc__listen_blocking(wsc_server *s)
             close(fd);
     }
     /* Each thread is woken to close with 1001; those whose peer does not answer in time are cut
-       off (the socket is shut down under them). */
+       off (the socket is shut down under them). After a shutdown, "in time" starts when its bound
+       passed (drop): until then the threads wait for their peers as long as they need. */
     pthread_mutex_lock(&s->mu);
-    for (size_t i = 0; i < s->nlive; i++)
-        wsc__wakefd_signal(s->live[i]->wake_fd);
+    wsc__blocking_wake_all(s);
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += WSC__CLOSE_TIMEOUT_S + 2;
+    bool armed = false;
     while (s->nlive > 0) {
+        if (!armed && (!atomic_load(&s->graceful) || atomic_load(&s->drop) ||
+                       atomic_load(&s->stop))) {
+            armed = true;
+            clock_gettime(CLOCK_MONOTONIC, &until);
+            until.tv_sec += WSC__CLOSE_TIMEOUT_S + 2;
+        }
+        if (!armed) {
+            /* A stop from a signal handler cannot signal cv: look at the flags every second. */
+            clock_gettime(CLOCK_MONOTONIC, &until);
+            until.tv_sec += 1;
+            pthread_cond_timedwait(&s->cv, &s->mu, &until);
+            continue;
+        }
         if (pthread_cond_timedwait(&s->cv, &s->mu, &until) == ETIMEDOUT) {
             for (size_t i = 0; i < s->nlive; i++)
                 shutdown(s->live[i]->fd, SHUT_RDWR);

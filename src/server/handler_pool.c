@@ -136,9 +136,12 @@ static void note_done(wake_list *l, wsc_conn *c)
         wake_all(l);
 }
 
+WSC__THREAD_LOCAL bool wsc__tl_in_pool;
+
 static void *run(void *arg)
 {
     wsc__hpool *p = arg;
+    wsc__tl_in_pool = true;
     wsc_arena arena;
     wake_list wl = {0};
     wsc__arena_init(&arena, p->arena_size);

@@ -12,8 +12,12 @@
 #include <stddef.h>
 
 #include "conn/conn.h"
+#include "util/thread_local.h"
 
 typedef struct wsc__hpool wsc__hpool;
+
+/* True on a handler-pool thread (of any server): callbacks run there. */
+extern WSC__THREAD_LOCAL bool wsc__tl_in_pool;
 
 /* unstall(arg) is called (from a pool thread) when a full backlog gets room again. */
 wsc__hpool *wsc__hpool_new(unsigned threads, size_t backlog, size_t arena_size,

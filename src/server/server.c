@@ -4,6 +4,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conn/conn.h"
@@ -30,10 +31,18 @@ wsc_server *wsc_server_new(const wsc_handler *handler, const wsc_server_config *
         wsc__err(err, WSC_ENOMEM, NULL);
         return NULL;
     }
-    s->listen_fd = s->stop_fd = -1;
+    s->listen_fd = s->stop_fd = s->drop_fd = -1;
     atomic_init(&s->stop, false);
+    atomic_init(&s->graceful, false);
+    atomic_init(&s->drop, false);
     pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->cv, NULL);
+    /* Timed waits on cv (shutdown's bound, blocking mode's close wait) count on the monotonic
+       clock: a change of the wall clock must not stretch or cut them. */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->cv, &ca);
+    pthread_condattr_destroy(&ca);
     if (wsc__config_resolve(handler, cfg, &s->cfg, err) != 0)
         goto fail;
     const wsc__srv_config *c = &s->cfg;
@@ -44,6 +53,11 @@ wsc_server *wsc_server_new(const wsc_handler *handler, const wsc_server_config *
     s->stop_fd = wsc__wakefd_open();
     if (s->stop_fd < 0) {
         wsc__err_sys(err, WSC_EIO, -s->stop_fd, "eventfd");
+        goto fail;
+    }
+    s->drop_fd = wsc__wakefd_open();
+    if (s->drop_fd < 0) {
+        wsc__err_sys(err, WSC_EIO, -s->drop_fd, "eventfd");
         goto fail;
     }
     s->bufs = wsc__buffers_new(c->small_pool, c->small_size, c->large_pool, c->large_size);
@@ -107,7 +121,8 @@ static int listen_epoll(wsc_server *s)
     size_t rbuf = c->small_size > RBUF_SIZE ? c->small_size : RBUF_SIZE;
     for (; s->nworkers < c->workers; s->nworkers++) {
         rc = wsc__worker_init(&s->workers[s->nworkers], &s->ctx, s->listen_fd, !c->unix_path,
-                              s->stop_fd, c->max_conn, rbuf, c->arena_size);
+                              s->stop_fd, s->drop_fd, &s->stop, &s->graceful, c->max_conn, rbuf,
+                              c->arena_size);
         if (rc != 0)
             goto out;
     }
@@ -235,7 +250,70 @@ void wsc_server_stop(wsc_server *s)
     int saved = errno;
     atomic_store(&s->stop, true);
     wsc__wakefd_signal(s->stop_fd);
+    /* During a shutdown, a stop ends its wait at once. */
+    if (atomic_load(&s->graceful))
+        wsc__server_drop(s);
     errno = saved;
+}
+
+void wsc__server_drop(wsc_server *s)
+{
+    atomic_store(&s->drop, true);
+    wsc__wakefd_signal(s->drop_fd);
+}
+
+/* True until listen has returned (or failed). Caller holds mu. */
+static bool listening(const wsc_server *s)
+{
+    return s->running == 0 || s->running == 1;
+}
+
+int wsc_server_shutdown(wsc_server *s, unsigned timeout_ms)
+{
+    if (!s)
+        return WSC_EINVAL;
+    /* From a callback the wait could never end: the server waits for that callback to return. */
+    if (wsc__tl_wctx || wsc__tl_in_pool)
+        return WSC_ESTATE;
+    pthread_mutex_lock(&s->mu);
+    bool started = s->started;
+    pthread_mutex_unlock(&s->mu);
+    if (!started)
+        return WSC_ESTATE;
+    /* The same path as a stop (stop_fd), which each loop tells apart by the flags: no listener,
+       close 1001 everywhere, but the close handshakes wait for the peers without their usual
+       bound, and the queues in front of the close frames go out whole. */
+    atomic_store(&s->graceful, true);
+    wsc__wakefd_signal(s->stop_fd);
+
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    while (listening(s))
+        if (pthread_cond_timedwait(&s->cv, &s->mu, &until) == ETIMEDOUT)
+            break;
+    if (listening(s)) {
+        /* The bound passed: the rest is dropped. Blocking mode's threads sleep in poll, each woken
+           here; the epoll workers watch drop_fd. */
+        rc = WSC_ETIMEDOUT;
+        wsc__server_drop(s);
+        wsc__blocking_wake_all(s);
+        pthread_cond_broadcast(&s->cv);
+        while (listening(s))
+            pthread_cond_wait(&s->cv, &s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    /* A stop during the wait dropped the rest too. */
+    if (atomic_load(&s->drop))
+        rc = WSC_ETIMEDOUT;
+    return rc;
 }
 
 void wsc_server_free(wsc_server *s)
@@ -249,6 +327,8 @@ void wsc_server_free(wsc_server *s)
     }
     if (s->stop_fd >= 0)
         close(s->stop_fd);
+    if (s->drop_fd >= 0)
+        close(s->drop_fd);
     wsc__hs_pool_free(s->hs_pool);
     wsc__buffers_free(s->bufs);
     wsc__config_free(&s->cfg);

@@ -27,7 +27,7 @@ enum {
     OBUF_SIZE = 65536,
 };
 
-static char tag_listen, tag_stop, tag_wake;
+static char tag_listen, tag_stop, tag_drop, tag_wake;
 
 static uint32_t coarse_now(void)
 {
@@ -37,6 +37,7 @@ static uint32_t coarse_now(void)
 }
 
 int wsc__worker_init(wsc__worker *wk, wsc__ctx *ctx, int listen_fd, bool tcp, int stop_fd,
+                     int drop_fd, const _Atomic bool *stop, const _Atomic bool *graceful,
                      size_t max_conn, size_t rbuf_size, size_t arena_size)
 {
     memset(wk, 0, sizeof *wk);
@@ -44,6 +45,9 @@ int wsc__worker_init(wsc__worker *wk, wsc__ctx *ctx, int listen_fd, bool tcp, in
     wk->poller.fd = -1;
     wk->listen_fd = listen_fd;
     wk->stop_fd = stop_fd;
+    wk->drop_fd = drop_fd;
+    wk->stop = stop;
+    wk->graceful = graceful;
     wk->max_conn = max_conn;
     if (wsc__wctx_init(&wk->w, ctx, false, rbuf_size, OBUF_SIZE, arena_size) != 0)
         return WSC_ENOMEM;
@@ -58,6 +62,7 @@ int wsc__worker_init(wsc__worker *wk, wsc__ctx *ctx, int listen_fd, bool tcp, in
     wk->w.poll_fd = wk->poller.fd;
     if (wsc__poller_add_level(&wk->poller, fd, &tag_wake, false) != 0 ||
         wsc__poller_add_level(&wk->poller, stop_fd, &tag_stop, false) != 0 ||
+        wsc__poller_add_level(&wk->poller, drop_fd, &tag_drop, false) != 0 ||
         wsc__poller_add_level(&wk->poller, listen_fd, &tag_listen, true) != 0) {
         wsc__worker_destroy(wk);
         return WSC_EIO;
@@ -126,10 +131,14 @@ static void accept_some(wsc__worker *wk)
     }
 }
 
+/* Stop and shutdown both start here: the listener goes, and every connection gets its close
+   (1001). They differ in how long a close handshake may take: a stop gives each the usual close
+   wait (WSC__CLOSE_TIMEOUT_S); a shutdown gives them until its own bound, which ends in drop_all. */
 static void begin_stop(wsc__worker *wk)
 {
     wsc__wctx *w = &wk->w;
     w->stopping = true;
+    w->graceful = atomic_load(wk->graceful) && !atomic_load(wk->stop);
     /* The stop descriptor stays readable (level-triggered): stop watching it, and the listener. */
     wsc__poller_del(&wk->poller, wk->stop_fd);
     if (wk->listening) {
@@ -140,6 +149,22 @@ static void begin_stop(wsc__worker *wk)
     for (size_t i = w->nconns; i-- > 0;)
         if (i < w->nconns)
             wsc__conn_shutdown(w->conns[i], WSC_CLOSE_GOING_AWAY);
+}
+
+/* The shutdown's bound passed (or a stop came during it): what is left ends now, each connection
+   with its close callback. */
+static void drop_all(wsc__worker *wk)
+{
+    wsc__wctx *w = &wk->w;
+    if (!w->stopping)
+        begin_stop(wk);
+    /* Level-triggered and never reset: watched no more. */
+    wsc__poller_del(&wk->poller, wk->drop_fd);
+    wk->dropped = true;
+    w->graceful = false;
+    for (size_t i = w->nconns; i-- > 0;)
+        if (i < w->nconns)
+            wsc__conn_finish(w->conns[i]);
 }
 
 static void retry_stalled(wsc__wctx *w)
@@ -237,6 +262,9 @@ void *wsc__worker_main(void *arg)
             } else if (p == &tag_stop) {
                 if (!w->stopping)
                     begin_stop(wk);
+            } else if (p == &tag_drop) {
+                if (!wk->dropped)
+                    drop_all(wk);
             } else if (p == &tag_wake) {
                 inbox = true;
             } else {
