@@ -5,20 +5,58 @@
  *
  * Listens on 127.0.0.1:9224 by default. --threads 0 runs the handler inline on the worker threads
  * (no hand-off). --idle-timeout S pings a client silent for S/2 seconds and closes one silent for S
- * (default 120; 0: never). SIGINT or SIGTERM stops it cleanly (exit status 0). */
+ * (default 120; 0: never).
+ *
+ * SIGTERM or SIGINT shuts it down gracefully: no new connections, close 1001 to every client after
+ * what was queued for it, and up to SHUTDOWN_MS for the clients to answer; a second one stops at
+ * once. Exit status 0 either way. */
+#include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "wsc.h"
 
-static wsc_server *server;
+enum { SHUTDOWN_MS = 10000 };
 
+static wsc_server *server;
+static int wake[2] = {-1, -1}; /* the signal handler's pipe to the shutdown thread */
+static volatile sig_atomic_t signals;
+
+/* Async-signal-safe: the handler only writes to a pipe or calls wsc_server_stop; the graceful
+   shutdown, which waits, runs on a thread of its own. */
 static void on_signal(int sig)
 {
     (void)sig;
-    wsc_server_stop(server); /* async-signal-safe */
+    int saved = errno;
+    if (signals++ == 0) {
+        char b = 's';
+        if (write(wake[1], &b, 1) < 0) {
+            /* nothing to do here: the next signal stops at once */
+        }
+    } else {
+        wsc_server_stop(server);
+    }
+    errno = saved;
+}
+
+/* Waits for the first signal ('s'), or for main to say listen returned ('q'). */
+static void *shutdown_main(void *arg)
+{
+    (void)arg;
+    char b = 0;
+    while (read(wake[0], &b, 1) < 0 && errno == EINTR) {
+    }
+    if (b == 's') {
+        fprintf(stderr, "echo_server: shutting down (up to %d s; signal again to stop now)\n",
+                SHUTDOWN_MS / 1000);
+        if (wsc_server_shutdown(server, SHUTDOWN_MS) == WSC_ETIMEDOUT)
+            fprintf(stderr, "echo_server: some clients did not close in time: dropped\n");
+    }
+    return NULL;
 }
 
 /* This is where the application's per-connection state would be made (websocket.zig's
@@ -108,8 +146,28 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: %s\n", argv[0], err.message);
         return 1;
     }
+    pthread_t shutdown_thread;
+    sigset_t both, old;
+    sigemptyset(&both);
+    sigaddset(&both, SIGINT);
+    sigaddset(&both, SIGTERM);
+    if (pipe(wake) != 0) {
+        perror("pipe");
+        wsc_server_free(server);
+        return 1;
+    }
+    /* The signals go to this thread (which listens): the shutdown thread starts with them
+       blocked. */
+    pthread_sigmask(SIG_BLOCK, &both, &old);
+    int trc = pthread_create(&shutdown_thread, NULL, shutdown_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (trc != 0) {
+        fprintf(stderr, "%s: cannot start a thread\n", argv[0]);
+        wsc_server_free(server);
+        return 1;
+    }
     struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
+    sa.sa_mask = both; /* one handler at a time: signals counts them */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
@@ -122,6 +180,12 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     int rc = wsc_server_listen(server, NULL);
+    pthread_sigmask(SIG_BLOCK, &both, NULL); /* no handler may reach the server once it is freed */
+    /* A shutdown under way returns now that listen did; without one, the thread just ends. */
+    char q = 'q';
+    if (write(wake[1], &q, 1) < 0)
+        perror("write");
+    pthread_join(shutdown_thread, NULL);
     wsc_server_free(server);
     if (rc != 0) {
         fprintf(stderr, "%s: %s\n", argv[0], wsc_strerror(rc));
