@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "conn/hs.h"
+#include "io/drain.h"
 #include "io/poller.h"
 #include "mem/iobuf.h"
 #include "proto/close.h"
@@ -38,6 +39,7 @@ static void close_socket(const wsc__wctx *w, int fd)
         wsc__poller p = {.fd = w->poll_fd};
         wsc__poller_del(&p, fd);
     }
+    wsc__socket_drain_input(fd);
     close(fd);
 }
 
@@ -337,8 +339,20 @@ void wsc__conn_check_done(wsc_conn *c)
 {
     if (c->state != WSC__ST_DRAIN || (c->flags & WSC__F_BUSY))
         return;
-    if ((c->flags & (WSC__F_EOF | WSC__F_PEER_CLOSED)) && wsc__conn_sent_all(c))
-        wsc__conn_finish(c);
+    if (!(c->flags & (WSC__F_EOF | WSC__F_PEER_CLOSED)) || !wsc__conn_sent_all(c))
+        return;
+    uint8_t b;
+    if (!(c->flags & WSC__F_EOF) && c->fd >= 0 &&
+        recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0) {
+        /* The peer still sends after its close frame. Closing now, with its bytes unread, would
+           reset the connection and destroy what of ours is still on its way: read them away
+           (as garbage) until its FIN, within the close wait. Peers that send nothing after their
+           close, the usual ones, are closed at once. */
+        if (!c->deadline)
+            wsc__conn_set_deadline(c, WSC__CLOSE_TIMEOUT_S);
+        return;
+    }
+    wsc__conn_finish(c);
 }
 
 void wsc__conn_on_eof(wsc_conn *c, bool reset)

@@ -210,8 +210,10 @@ static bool read_once(wsc_conn *c)
        reported: no new edge would announce it. */
     if ((size_t)n < cap && !(c->flags & WSC__F_HUP))
         c->flags &= (uint16_t)~WSC__F_RD_PENDING;
-    if (region < 0)
+    if (region < 0) { /* discarded: only waiting for the end */
+        wsc__conn_check_done(c);
         return (c->flags & WSC__F_RD_PENDING) != 0;
+    }
     if (region == WSC__R_MSG)
         wsc__conn_parse(c, dst, 0, (size_t)n, WSC__R_MSG);
     else

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io/drain.h"
 #include "io/listener.h"
 #include "io/poller.h"
 #include "server/blocking.h"
@@ -150,6 +151,7 @@ static void *conn_main(void *arg)
     }
     int fd = b->fd, wake = b->wake_fd;
     unregister(s, b); /* after this, nobody else touches fd or wake */
+    wsc__socket_drain_input(fd);
     close(fd);
     close(wake);
     free(b);
