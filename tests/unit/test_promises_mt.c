@@ -437,27 +437,6 @@ static int large_message(wsc_conn *conn, void *user, const wsc_msg *msg)
     return wsc_conn_write_text(conn, "got", 3);
 }
 
-/* The first fragment of a message (first byte id) of n bytes, then a ping whose pong tells that
-   the server has read it: the message now waits in a buffer of its own. */
-static bool start_message(wt_client *c, uint8_t id, size_t n)
-{
-    uint8_t *p = calloc(1, n);
-    if (!p)
-        return false;
-    p[0] = id;
-    bool ok = wt_send_frame(c, false, WT_OP_BIN, p, n) == 0 &&
-              wt_send_frame(c, true, WT_OP_PING, "x", 1) == 0;
-    free(p);
-    for (int64_t end = wt_now_ms() + 10000; ok && c->pongs_seen == 0;) {
-        wt_frame f;
-        ok = wt_read_frame(c, &f, (int)(end - wt_now_ms())) == 0;
-        if (ok && f.opcode == WT_OP_PONG)
-            c->pongs_seen++;
-        wt_frame_free(&f);
-    }
-    return ok;
-}
-
 /* A ping answered on c: the server has handled everything c sent before it, down to giving back
    the buffer of a message whose callback returned (the loop answers the ping only after that). */
 static bool pong_after(wt_client *c)
@@ -472,6 +451,19 @@ static bool pong_after(wt_client *c)
         wt_frame_free(&f);
     }
     return ok;
+}
+
+/* The first fragment of a message (first byte id) of n bytes, then a ping whose pong tells that
+   the server has read it: the message now waits in a buffer of its own. */
+static bool start_message(wt_client *c, uint8_t id, size_t n)
+{
+    uint8_t *p = calloc(1, n);
+    if (!p)
+        return false;
+    p[0] = id;
+    bool ok = wt_send_frame(c, false, WT_OP_BIN, p, n) == 0;
+    free(p);
+    return ok && pong_after(c);
 }
 
 static bool finish_message(wt_client *c, size_t n)
