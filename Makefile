@@ -165,7 +165,7 @@ check-clang:
 # ---- fuzzing ---------------------------------------------------------------
 build/fuzz/fuzz_%: build/fuzz/obj/fuzz/fuzz_%.o build/fuzz/libwsc_proto.a
 	@mkdir -p $(@D)
-	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $(filter %.o %.a,$^) -lcrypto
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $(filter %.o %.a,$^) -lcrypto -lz
 # The connection target drives real servers over sockets: the whole library, not the core alone.
 build/fuzz/fuzz_conn: build/fuzz/obj/fuzz/fuzz_conn.o build/fuzz/libwsc.a
 	@mkdir -p $(@D)
