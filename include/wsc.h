@@ -59,7 +59,8 @@ extern "C" {
     X(WSC_EFULL, -15, "limit reached")                                         \
     X(WSC_ESTATE, -16, "not allowed in the current state")                     \
     X(WSC_EMISMATCH, -17, "unexpected message")                               \
-    X(WSC_EIDLE, -18, "closed: the peer was silent for the idle timeout")
+    X(WSC_EIDLE, -18, "closed: the peer was silent for the idle timeout")        \
+    X(WSC_ENORELAY, -19, "delivered on this server only: not relayed to the cluster")
 
 enum {
 #define WSC__ERR_ENUM(name, value, msg) name = value,
@@ -531,6 +532,41 @@ WSC_API void *wsc_conn_user(const wsc_conn *conn);
  * WSC_ECLOSED. Each retain needs one release. */
 WSC_API void wsc_conn_retain(wsc_conn *conn);
 WSC_API void wsc_conn_release(wsc_conn *conn);
+
+/* ---- topics (publish/subscribe) ----------------------------------------- */
+/* A server keeps named topics: connections subscribe, and a publish sends
+ * one message to every subscriber. The message is framed once and the same
+ * bytes are written to each subscriber through its ordinary write path, so
+ * each subscriber is under max_buffered: one that does not read is closed
+ * with 1008 and never costs unbounded memory, while the others keep
+ * receiving. Subscriptions end with the connection. Messages of one
+ * publishing thread reach each subscriber in the order they were published.
+ * Topic lookup is a hash table (O(1)); a subscription takes a few dozen
+ * bytes. With a cluster attached (wsc_cluster_redis_attach) a publish also
+ * reaches the subscribers on the other servers, at most once.
+ * Thread-safety: all of these, any thread (callbacks included). */
+
+/* Longest topic name, in bytes (any bytes but NUL). */
+#define WSC_TOPIC_MAX 1024
+
+/* Subscribes conn to topic (a second subscription to the same topic does
+ * nothing: one delivery per publish). Returns 0, WSC_EINVAL (NULL, empty or
+ * longer than WSC_TOPIC_MAX), WSC_ECLOSED when the connection has ended,
+ * WSC_ENOMEM. Subscribe in after_init or later: a publish may write at once. */
+WSC_API int wsc_conn_subscribe(wsc_conn *conn, const char *topic);
+/* Returns 0, WSC_EINVAL, or WSC_ESTATE when conn is not subscribed to it. */
+WSC_API int wsc_conn_unsubscribe(wsc_conn *conn, const char *topic);
+/* Sends a text or binary message to every subscriber of topic. Returns the
+ * number of local subscribers that accepted it (a refusal closes that one
+ * as any refused write does), WSC_EINVAL (bad topic or type), WSC_ENOMEM,
+ * or WSC_ENORELAY: with a cluster attached, it was delivered here but could
+ * not be handed to the cluster (not connected, or its queue is full), so
+ * other servers will not get it. */
+WSC_API int wsc_server_publish(wsc_server *srv, const char *topic, wsc_msg_type type,
+                               const void *data, size_t len);
+/* As wsc_server_publish on conn's server, to every subscriber but conn. */
+WSC_API int wsc_conn_publish(wsc_conn *conn, const char *topic, wsc_msg_type type,
+                             const void *data, size_t len);
 
 /* ---- message writer ----------------------------------------------------- */
 

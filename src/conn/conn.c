@@ -11,6 +11,7 @@
 #include "io/poller.h"
 #include "mem/iobuf.h"
 #include "proto/close.h"
+#include "server/topics.h"
 #include "util/log.h"
 
 wsc_conn *wsc__conn_new(wsc__wctx *w, int fd, bool hs)
@@ -243,6 +244,8 @@ void wsc__conn_finish(wsc_conn *c)
     wsc__buffers_put(w->ctx->bufs, &c->out);
     c->out_off = c->out_len = 0;
     wsc__lock_release(&c->lock);
+    if (w->ctx->topics)
+        wsc__topics_conn_end(w->ctx->topics, c); /* publishes no longer reach it */
     if (fd >= 0) {
         if (w->defer_close)
             w->deferred_fd = fd;

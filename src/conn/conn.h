@@ -15,6 +15,7 @@
  *   sanitizer builds.
  * - [lock]: any thread, under `lock` (the socket and the outbound queue: writes come from anywhere).
  * - [atomic]: any thread, atomically.
+ * - [topics]: any thread, under the server's topics mutex (server/topics.c).
  * Callbacks run on the loop thread (inline handlers, blocking mode) or on a handler-pool thread;
  * while one runs the connection is BUSY and the loop neither parses nor reads it, which is the
  * one-message-at-a-time guarantee.
@@ -40,6 +41,8 @@
 #include "wsc.h"
 
 struct wsc__hs_pool;
+struct wsc__topics;
+struct wsc__sub;
 
 /* Seconds to wait for the peer's side of the close handshake (its close frame, or its FIN after we
  * failed the connection) before the TCP connection is dropped. */
@@ -69,6 +72,7 @@ typedef struct wsc__ctx {
        jobs costs one wake-up, not one each. */
     void (*kick)(struct wsc__ctx *ctx);
     void *pool;
+    struct wsc__topics *topics; /* the server's topics (NULL for the test helpers' connections) */
 } wsc__ctx;
 
 #include "conn/loop.h" /* after wsc__ctx, which the loop context points to */
@@ -176,6 +180,8 @@ struct wsc_conn {
     uint16_t job_code; /* [owner] JOB_CLOSE_FRAME: the peer's code; JOB_INIT: 0, or the reject
                           status; JOB_MSG: the opcode (here, in what was padding) */
     bool msg_used;     /* [owner] the message buffer took bytes since the loop last looked */
+    bool topics_ended; /* [topics] the connection ended: no more subscriptions (topics.c) */
+    struct wsc__sub *subs; /* [topics] its subscriptions, under the server's topics mutex */
     WSC__OWNER_FIELD             /* checked builds: the [owner] fields' owner (owner.h) */
 };
 

@@ -16,6 +16,7 @@
 #include "server/config.h"
 #include "server/handler_pool.h"
 #include "server/server.h"
+#include "server/topics.h"
 #include "server/worker.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -62,7 +63,8 @@ wsc_server *wsc_server_new(const wsc_handler *handler, const wsc_server_config *
     }
     s->bufs = wsc__buffers_new(c->small_pool, c->small_size, c->large_pool, c->large_size);
     s->hs_pool = wsc__hs_pool_new(c->hs_count, c->hs_max_size, c->hs_max_headers, c->hs_max_res);
-    if (!s->bufs || !s->hs_pool) {
+    s->ctx.topics = wsc__topics_new();
+    if (!s->bufs || !s->hs_pool || !s->ctx.topics) {
         wsc__err(err, WSC_ENOMEM, "cannot allocate the buffer pools");
         goto fail;
     }
@@ -330,6 +332,7 @@ void wsc_server_free(wsc_server *s)
     if (s->drop_fd >= 0)
         close(s->drop_fd);
     wsc__hs_pool_free(s->hs_pool);
+    wsc__topics_free(s->ctx.topics);
     wsc__buffers_free(s->bufs);
     wsc__config_free(&s->cfg);
     pthread_mutex_destroy(&s->mu);

@@ -9,6 +9,8 @@ typedef struct rooms rooms;
 
 /* The set of rooms, to pass as the app argument of wsc_server_listen. NULL when out of memory. */
 rooms *rooms_new(void);
+/* The server whose topics the rooms are (before it listens). */
+void rooms_bind(rooms *r, wsc_server *srv);
 /* Frees the rooms of a server that has stopped (every close callback has run). NULL: no-op. */
 void rooms_free(rooms *r);
 /* Sets the callbacks that join, broadcast and leave. */

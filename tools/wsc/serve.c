@@ -180,6 +180,8 @@ int cmd_serve(int argc, char **argv)
         rooms_free(r);
         return STATUS_FAILED;
     }
+    if (r)
+        rooms_bind(r, server);
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
@@ -187,7 +189,6 @@ int cmd_serve(int argc, char **argv)
     print_listening(&o);
 
     int rc = wsc_server_listen(server, r);
-    /* Every close callback has run: the rooms are empty. */
     wsc_server_free(server);
     rooms_free(r);
     if (rc != 0) {
