@@ -45,6 +45,15 @@ PROTO_SRC := $(sort $(wildcard src/proto/*.c src/deflate/*.c))
 TEST_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
 
+# The Redis cluster module (src/cluster/redis.c) needs hiredis; without it redis_none.c says so.
+HAVE_HIREDIS := $(shell pkg-config --exists hiredis 2>/dev/null && echo yes)
+ifeq ($(HAVE_HIREDIS),yes)
+LIBS    += $(shell pkg-config --libs hiredis)
+LIB_SRC := $(filter-out src/cluster/redis_none.c,$(LIB_SRC))
+else
+LIB_SRC := $(filter-out src/cluster/redis.c,$(LIB_SRC))
+endif
+
 # Single-file programs, and multi-file programs (one directory each).
 # bench/lws_*.c need libwebsockets and are built only when it is installed.
 PROG_SRC  := $(filter-out bench/lws_%.c,$(sort $(wildcard examples/*.c tools/*.c bench/*.c)))
@@ -200,10 +209,12 @@ install: lib $(TOOL)
 	ln -sf libwsc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libwsc.so.0
 	ln -sf libwsc.so.0 $(DESTDIR)$(LIBDIR)/libwsc.so
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' cmake/wsc.pc.in \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    -e 's|@HIREDIS_PC@|$(if $(filter yes,$(HAVE_HIREDIS)), hiredis)|g' cmake/wsc.pc.in \
 	    > $(DESTDIR)$(LIBDIR)/pkgconfig/wsc.pc
 	sed -e 's|@INCLUDE_FROM_CMAKE@|'"$$(realpath -m -s --relative-to='$(CMAKE_DIR)' '$(INCLUDEDIR)')"'|g' \
-	    -e 's|@VERSION@|$(VERSION)|g' cmake/wsc-config.cmake.in \
+	    -e 's|@VERSION@|$(VERSION)|g' \
+	    -e 's|@HIREDIS_CMAKE@|$(if $(filter yes,$(HAVE_HIREDIS)),;hiredis)|g' cmake/wsc-config.cmake.in \
 	    > $(DESTDIR)$(CMAKE_DIR)/wsc-config.cmake
 	sed -e 's|@VERSION@|$(VERSION)|g' cmake/wsc-config-version.cmake.in \
 	    > $(DESTDIR)$(CMAKE_DIR)/wsc-config-version.cmake

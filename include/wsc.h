@@ -568,6 +568,69 @@ WSC_API int wsc_server_publish(wsc_server *srv, const char *topic, wsc_msg_type 
 WSC_API int wsc_conn_publish(wsc_conn *conn, const char *topic, wsc_msg_type type,
                              const void *data, size_t len);
 
+/* ---- cluster: one topic space across servers, through Redis -------------- */
+/* wsc_cluster_redis_attach relays a server's publishes through Redis
+ * pub/sub (channel = prefix + topic) so that servers attached to the same
+ * Redis, behind a load balancer, share their topics: a publish on any of
+ * them reaches the subscribers of all. A server subscribes to a channel in
+ * Redis only while it has local subscribers to its topic; a local publish
+ * reaches the local subscribers directly, once (its echo from Redis is
+ * recognised and dropped). Redis I/O runs on a thread of the cluster's own,
+ * never on a worker loop or in a handler.
+ *
+ * Delivery between servers is at most once, as Redis pub/sub is: while the
+ * link is down (Redis restarting, a network fault) publishes are delivered
+ * locally and wsc_server_publish returns WSC_ENORELAY, and messages
+ * published on other servers meanwhile never arrive here. The module
+ * reconnects with exponential backoff, subscribes again to every topic that
+ * has local subscribers, logs the gap (WSC_LOG_WARN) and reports it to the
+ * gap callback. Publishes accepted just before a loss may be lost too; the
+ * gap counts them. Available when the library was built with hiredis;
+ * otherwise attach fails with WSC_ECONFIG. */
+typedef struct wsc_cluster wsc_cluster;
+
+typedef struct wsc_cluster_gap {
+    uint64_t duration_ms; /* from the loss of the link to the resubscription */
+    uint64_t not_relayed; /* local publishes that did not reach Redis meanwhile */
+    unsigned attempts;    /* connection attempts it took */
+} wsc_cluster_gap;
+
+typedef struct wsc_cluster_opts {
+    const char *prefix;        /* of every channel: "wsc:" (at most 64 bytes) */
+    unsigned reconnect_min_ms; /* first retry after a loss: 100 */
+    unsigned reconnect_max_ms; /* the backoff doubles up to this: 5000 */
+    size_t max_pending;        /* bytes of publishes waiting for Redis: 8 MiB;
+                                  beyond, publishes are not relayed */
+    /* The link came back after a loss (not called for the first
+     * connection). Runs on the cluster's thread: keep it short. */
+    void (*gap)(const wsc_cluster_gap *gap, void *user);
+    void *user;
+} wsc_cluster_opts;
+
+typedef struct wsc_cluster_stats {
+    bool connected;       /* the link is up: publishes are relayed */
+    uint64_t relayed;     /* local publishes handed to Redis */
+    uint64_t not_relayed; /* local publishes that were not (WSC_ENORELAY, or
+                             lost with the link) */
+    uint64_t received;    /* messages from other servers delivered here */
+    uint64_t gaps;        /* losses of the link that were repaired */
+} wsc_cluster_stats;
+
+/* Attaches srv to the Redis at url ("redis://HOST:PORT", port 6379 when
+ * absent) and starts the cluster's thread, which connects (and keeps
+ * reconnecting) in the background: returns at once. opts may be NULL.
+ * Returns NULL with err filled: WSC_ECONFIG (a bad url or option, no
+ * hiredis in this build), WSC_ESTATE (srv has a cluster already),
+ * WSC_ENOMEM, WSC_EIO. Thread-safety: any thread. */
+WSC_API wsc_cluster *wsc_cluster_redis_attach(wsc_server *srv, const char *url,
+                                              const wsc_cluster_opts *opts, wsc_err *err);
+/* Counters so far. Thread-safety: any thread. */
+WSC_API void wsc_cluster_get_stats(wsc_cluster *cl, wsc_cluster_stats *st);
+/* Detaches from the server (later publishes stay local), stops the thread
+ * and frees the cluster. Call before wsc_server_free. NULL: no-op.
+ * Thread-safety: any thread but the gap callback's. */
+WSC_API void wsc_cluster_detach(wsc_cluster *cl);
+
 /* ---- message writer ----------------------------------------------------- */
 
 typedef struct wsc_writer wsc_writer;
