@@ -296,6 +296,9 @@ typedef struct wsc_handler {
  * off. A zero idle_timeout means the default: 120 s on a server, off on a
  * client. */
 #define WSC_TIMEOUT_OFF (-1)
+/* TLS protocol versions for wsc_server_config.tls (the wire values). */
+#define WSC_TLS_1_2 0x0303
+#define WSC_TLS_1_3 0x0304
 
 typedef struct wsc_server_config {
     int port;                /* 9882; WSC_PORT_EPHEMERAL: any free port */
@@ -363,6 +366,30 @@ typedef struct wsc_server_config {
            boundary, which keeps the kernel's socket copies off a slow path of
            some CPUs; each such buffer takes up to a page more memory. */
     } buffers;
+    /* TLS (wss://) through OpenSSL, on when cert_file is set: then every
+       connection must speak TLS 1.2 or 1.3 (a plain-HTTP request or other
+       bytes get the connection closed). The TLS handshake runs on the
+       worker loop, non-blocking, and counts against handshake.timeout with
+       the upgrade request. ALPN: http/1.1 (a client that offers only other
+       protocols is refused). Sessions resume with tickets (stateless: no
+       memory per session on the server). wsc_server_reload_tls reads the
+       files again. See docs/tls.md. */
+    struct {
+        const char *cert_file;      /* PEM: the certificate, then the chain
+                                       (intermediates) behind it */
+        const char *key_file;       /* PEM: its private key (unencrypted) */
+        const char *client_ca_file; /* PEM CA certificates: set (or
+                                       client_ca_path), clients must show a
+                                       certificate issued by one of them */
+        const char *client_ca_path; /* directory of CA certificates named by
+                                       hash (openssl rehash) */
+        bool client_cert_optional;  /* with a client CA: a client without a
+                                       certificate is admitted too (one with
+                                       a bad certificate never is) */
+        int min_version;            /* WSC_TLS_1_2 (default) or WSC_TLS_1_3 */
+        int max_version;            /* WSC_TLS_1_3 (default) or WSC_TLS_1_2 */
+        bool no_session_tickets;    /* every connection makes a full handshake */
+    } tls;
 } wsc_server_config;
 
 /* Creates a server: validates cfg (WSC_ECONFIG with a message naming the
@@ -413,6 +440,14 @@ WSC_API void wsc_server_stop(wsc_server *srv);
  * async-signal-safe (it waits on a mutex): a signal handler calls
  * wsc_server_stop, or wakes a thread that calls this. */
 WSC_API int wsc_server_shutdown(wsc_server *srv, unsigned timeout_ms);
+/* Reads the TLS certificate, key and client CA files again (certificate
+ * renewal): connections accepted from now on use them, open connections go
+ * on with what they have. On failure (WSC_ETLS, err names the file and the
+ * reason; WSC_ENOMEM) the previous files stay in use. WSC_ESTATE when the
+ * server has no TLS. Session tickets issued before stay valid.
+ * Thread-safety: any thread, while the server runs or not; not
+ * async-signal-safe (a SIGHUP handler wakes a thread that calls this). */
+WSC_API int wsc_server_reload_tls(wsc_server *srv, wsc_err *err);
 /* Frees a server that is not running (after listen returned, or never
  * started). Thread-safety: one thread, after the listen thread ended. */
 WSC_API void wsc_server_free(wsc_server *srv);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "conn/hs.h"
+#include "conn/sock.h"
 #include "io/drain.h"
 #include "io/poller.h"
 #include "mem/iobuf.h"
@@ -56,6 +57,7 @@ void wsc__conn_free(wsc_conn *c)
         if (c->hs)
             wsc__hs_release(c->w->ctx->hs_pool, c->hs);
     }
+    wsc__conn_end_tls(c->tls);
     if (c->fd >= 0)
         close_socket(c->w, c->fd);
     free(c);
@@ -240,12 +242,16 @@ void wsc__conn_finish(wsc_conn *c)
     wsc__lock_acquire(&c->lock);
     atomic_store_explicit(&c->wstate, WSC__W_CLOSED, memory_order_release);
     int fd = c->fd;
+    struct wsc__transport *tls = c->tls;
     c->fd = -1;
+    c->tls = NULL;
     wsc__buffers_put(w->ctx->bufs, &c->out);
     c->out_off = c->out_len = 0;
     wsc__lock_release(&c->lock);
     if (w->ctx->topics)
         wsc__topics_conn_end(w->ctx->topics, c); /* publishes no longer reach it */
+    if (__builtin_expect(tls != NULL, 0))
+        wsc__conn_end_tls(tls);
     if (fd >= 0) {
         if (w->defer_close)
             w->deferred_fd = fd;

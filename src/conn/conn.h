@@ -43,6 +43,8 @@
 struct wsc__hs_pool;
 struct wsc__topics;
 struct wsc__sub;
+struct wsc__tls_server;
+struct wsc__transport;
 
 /* Seconds to wait for the peer's side of the close handshake (its close frame, or its FIN after we
  * failed the connection) before the TCP connection is dropped. */
@@ -73,6 +75,7 @@ typedef struct wsc__ctx {
     void (*kick)(struct wsc__ctx *ctx);
     void *pool;
     struct wsc__topics *topics; /* the server's topics (NULL for the test helpers' connections) */
+    struct wsc__tls_server *tls; /* NULL: plain TCP (set before listening, never changed) */
 } wsc__ctx;
 
 #include "conn/loop.h" /* after wsc__ctx, which the loop context points to */
@@ -147,6 +150,9 @@ enum {
 struct wsc_conn {
     wsc__lock lock;
     int fd;       /* [lock] -1 once closed */
+    struct wsc__transport *tls; /* [lock] TLS over fd, NULL for plain TCP: set at creation, cleared
+                                   with fd; the loop thread, which alone clears it, reads through
+                                   it without the lock (the transport serialises its own calls) */
     wsc__buf out; /* [lock] outbound queue: bytes [out_off, out_len) not yet taken by the socket */
     uint32_t out_off, out_len; /* [lock] */
     uint8_t wflags;            /* [lock] WSC__WF_* */

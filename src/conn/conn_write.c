@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "conn/sock.h"
 #include "io/poller.h"
 #include "proto/close.h"
 #include "proto/frame.h"
@@ -50,7 +51,7 @@ static void after_drain(wsc_conn *c)
 {
     if (atomic_load_explicit(&c->wstate, memory_order_relaxed) != WSC__W_OPEN &&
         !(c->wflags & WSC__WF_SHUT) && c->fd >= 0) {
-        shutdown(c->fd, SHUT_WR);
+        wsc__conn_shut_write(c);
         c->wflags |= WSC__WF_SHUT;
     }
 }
@@ -68,10 +69,9 @@ static size_t send_iov(wsc_conn *c, struct iovec *v, int k, size_t total)
         if (k == 1) {
             /* The common case (one frame, or a span of them): send() skips copying in a
                msghdr and an iovec array. */
-            n = send(c->fd, v[0].iov_base, v[0].iov_len, MSG_NOSIGNAL);
+            n = wsc__conn_send(c, v[0].iov_base, v[0].iov_len);
         } else {
-            struct msghdr mh = {.msg_iov = v, .msg_iovlen = (size_t)k};
-            n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+            n = wsc__conn_sendmsg(c, v, k);
         }
         if (n < 0) {
             if (errno == EINTR)
@@ -251,7 +251,7 @@ static bool flush_span_whole(wsc_conn *c)
         c->out_len != c->out_off || (c->wflags & WSC__WF_BROKEN) || c->fd < 0 ||
         c->w->sync_writes)
         return false;
-    ssize_t n = send(c->fd, c->w->obuf + c->span_off, c->span_len, MSG_NOSIGNAL);
+    ssize_t n = wsc__conn_send(c, c->w->obuf + c->span_off, c->span_len);
     if (n == (ssize_t)c->span_len) {
         c->span_len = 0;
         return true;

@@ -9,6 +9,7 @@
 
 #include "conn/hs.h"
 #include "conn/read.h"
+#include "conn/sock.h"
 #include "util/log.h"
 
 static void hs_fail(wsc_conn *c, int status)
@@ -34,7 +35,7 @@ static void hs_fail(wsc_conn *c, int status)
 static ssize_t hs_recv(wsc_conn *c, void *dst, size_t want)
 {
     for (;;) {
-        ssize_t n = recv(c->fd, dst, want, 0);
+        ssize_t n = wsc__conn_recv(c, dst, want);
         if (n > 0) {
             if ((size_t)n < want && !(c->flags & WSC__F_HUP))
                 c->flags &= (uint16_t)~WSC__F_RD_PENDING;

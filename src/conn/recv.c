@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 
 #include "conn/read.h"
+#include "conn/sock.h"
 
 enum {
     READS_PER_WAKE = 8,    /* then other connections get a turn (fairness) */
@@ -189,7 +190,7 @@ static bool read_once(wsc_conn *c)
         region = WSC__R_RBUF;
     }
 
-    ssize_t n = recv(c->fd, dst, cap, 0);
+    ssize_t n = wsc__conn_recv(c, dst, cap);
     if (n <= 0) {
         if (n < 0 && errno == EINTR) {
             if (pre)

@@ -101,8 +101,8 @@ typedef struct {
     SSL *ssl;
     pthread_mutex_t lock; /* every SSL_* call on ssl; never held while waiting */
     bool eof;             /* the BIO saw the end of the stream (read under lock) */
+    bool read_wants_write; /* the last read returned WANT_WRITE (the reading thread's) */
     atomic_bool shut;
-    uint8_t scratch[TLS_RECORD]; /* coalesces small iovecs so a frame is one record, not two */
 } tls_transport;
 
 /* Our own socket BIO instead of OpenSSL's: its writes must use send(MSG_NOSIGNAL) (OpenSSL's socket
@@ -250,12 +250,14 @@ static ptrdiff_t tls_read(wsc__transport *t, void *buf, size_t len)
     rc = ret == 1 ? (ptrdiff_t)got : ssl_fail(tt, ret);
     ERR_clear_error();
     pthread_mutex_unlock(&tt->lock);
+    tt->read_wants_write = rc == WSC__IO_WANT_WRITE;
     return rc;
 }
 
 static ptrdiff_t tls_writev(wsc__transport *t, const struct iovec *iov, int iovcnt)
 {
     tls_transport *tt = (tls_transport *)t;
+    uint8_t scratch[TLS_RECORD]; /* coalesces small iovecs so a frame is one record, not two */
     const void *src;
     size_t len;
 
@@ -276,10 +278,10 @@ static ptrdiff_t tls_writev(wsc__transport *t, const struct iovec *iov, int iovc
         len = 0;
         for (int i = 0; i < iovcnt && len < TLS_RECORD; i++) {
             size_t n = iov[i].iov_len < TLS_RECORD - len ? iov[i].iov_len : TLS_RECORD - len;
-            memcpy(tt->scratch + len, iov[i].iov_base, n);
+            memcpy(scratch + len, iov[i].iov_base, n);
             len += n;
         }
-        src = tt->scratch;
+        src = scratch;
     }
     size_t put = 0;
     ERR_clear_error();
@@ -322,6 +324,57 @@ static void tls_free(wsc__transport *t)
 }
 
 static const wsc__transport_ops tls_ops = {"tls", tls_read, tls_writev, tls_shutdown, tls_free};
+
+/* A TLS transport over fd with a new SSL of ctx, before its handshake (either side); NULL when out
+   of memory. The fd is not closed on failure. */
+static tls_transport *tls_new(int fd, SSL_CTX *ctx)
+{
+    pthread_once(&bio_once, bio_method_make);
+    if (!bio_method)
+        return NULL;
+    tls_transport *tt = calloc(1, sizeof *tt);
+    if (!tt)
+        return NULL;
+    tt->base.ops = &tls_ops;
+    tt->base.fd = fd;
+    atomic_init(&tt->shut, false);
+    pthread_mutex_init(&tt->lock, NULL);
+    tt->ssl = SSL_new(ctx);
+    BIO *bio = tt->ssl ? BIO_new(bio_method) : NULL;
+    if (!bio) {
+        ERR_clear_error();
+        tt->base.fd = -1;
+        tls_free(&tt->base);
+        return NULL;
+    }
+    BIO_set_data(bio, tt);
+    SSL_set_bio(tt->ssl, bio, bio);
+    return tt;
+}
+
+void wsc__transport_free_keep_fd(wsc__transport *t)
+{
+    t->fd = -1;
+    t->ops->free(t);
+}
+
+bool wsc__tls_read_wants_write(const wsc__transport *t)
+{
+    return t->ops == &tls_ops && ((const tls_transport *)t)->read_wants_write;
+}
+
+void wsc__tls_close_notify(wsc__transport *t)
+{
+    tls_transport *tt = (tls_transport *)t;
+    if (t->ops != &tls_ops)
+        return;
+    pthread_mutex_lock(&tt->lock);
+    ERR_clear_error();
+    if (SSL_is_init_finished(tt->ssl) && !(SSL_get_shutdown(tt->ssl) & SSL_SENT_SHUTDOWN))
+        (void)SSL_shutdown(tt->ssl);
+    ERR_clear_error();
+    pthread_mutex_unlock(&tt->lock);
+}
 
 /* ---- contexts and the CA store -------------------------------------------- */
 
@@ -454,9 +507,6 @@ int wsc__tls_client_new(int fd, const wsc__tls_opts *o, int64_t deadline, wsc__t
     int rc;
 
     *out = NULL;
-    pthread_once(&bio_once, bio_method_make);
-    if (!bio_method)
-        return wsc__err(err, WSC_ETLS, "cannot create the socket BIO method");
     if (o->ca_store) {
         ctx = o->ca_store->ctx;
         if (!SSL_CTX_up_ref(ctx))
@@ -473,25 +523,12 @@ int wsc__tls_client_new(int fd, const wsc__tls_opts *o, int64_t deadline, wsc__t
         }
     }
 
-    tls_transport *tt = calloc(1, sizeof *tt);
-    if (!tt) {
-        SSL_CTX_free(ctx);
-        return wsc__err(err, WSC_ENOMEM, NULL);
-    }
-    tt->base.ops = &tls_ops;
-    tt->base.fd = fd;
-    atomic_init(&tt->shut, false);
-    pthread_mutex_init(&tt->lock, NULL);
     ERR_clear_error();
-    tt->ssl = SSL_new(ctx);
+    tls_transport *tt = tls_new(fd, ctx);
     SSL_CTX_free(ctx); /* the SSL holds its own reference */
-    BIO *bio = tt->ssl ? BIO_new(bio_method) : NULL;
-    if (!bio) {
-        rc = wsc__err(err, WSC_ENOMEM, "cannot create a TLS connection");
-        goto fail;
-    }
-    BIO_set_data(bio, tt);
-    SSL_set_bio(tt->ssl, bio, bio);
+    if (!tt)
+        return wsc__err(err, WSC_ENOMEM, "cannot create a TLS connection");
+    SSL_set_connect_state(tt->ssl);
 
     if (o->no_verify) {
         SSL_set_verify(tt->ssl, SSL_VERIFY_NONE, NULL);
@@ -544,8 +581,195 @@ int wsc__tls_client_new(int fd, const wsc__tls_opts *o, int64_t deadline, wsc__t
     return 0;
 fail:
     ERR_clear_error();
-    SSL_free(tt->ssl);
-    pthread_mutex_destroy(&tt->lock);
-    free(tt);
+    tt->base.fd = -1; /* the caller's still */
+    tls_free(&tt->base);
     return rc;
+}
+
+/* ---- the server side ------------------------------------------------------ */
+
+struct wsc__tls_server {
+    pthread_mutex_t mu; /* ctx: a reload swaps it while connections are accepted */
+    SSL_CTX *ctx;       /* reference-counted: each connection's SSL holds its own */
+    char *cert_file, *key_file, *ca_file, *ca_path;
+    int min_version, max_version;
+    bool client_cert_optional, no_tickets;
+};
+
+/* ALPN (RFC 7301): WebSocket runs over HTTP/1.1 (RFC 6455 section 4.1). A client that offers ALPN
+   without http/1.1 gets the no_application_protocol alert the RFC asks for; one that offers none
+   is served as usual. */
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                       const unsigned char *in, unsigned int inlen, void *arg)
+{
+    static const unsigned char ours[] = "\x08http/1.1";
+    (void)ssl;
+    (void)arg;
+    if (SSL_select_next_proto((unsigned char **)out, outlen, ours, sizeof ours - 1, in, inlen) !=
+        OPENSSL_NPN_NEGOTIATED)
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
+    return SSL_TLSEXT_ERR_OK;
+}
+
+/* ctx_err: fills err with what OpenSSL says went wrong in what. */
+static int ctx_err(wsc_err *err, const char *what, const char *file)
+{
+    char why[120];
+    ssl_reason(why, sizeof why);
+    ERR_clear_error();
+    return wsc__err(err, WSC_ETLS, "%s %s: %s", what, file, why);
+}
+
+/* Builds a server context from the files, as they are now. old: the context it replaces, whose
+   session ticket keys carry over so that clients resume across a certificate reload. */
+static SSL_CTX *server_ctx_build(const wsc__tls_server *s, SSL_CTX *old, wsc_err *err)
+{
+    static const unsigned char sid_ctx[] = "wsc";
+    ERR_clear_error();
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx) {
+        ctx_err(err, "cannot create a TLS context", "");
+        return NULL;
+    }
+    if (!SSL_CTX_set_min_proto_version(ctx, s->min_version) ||
+        !SSL_CTX_set_max_proto_version(ctx, s->max_version)) {
+        ctx_err(err, "TLS versions", "");
+        goto fail;
+    }
+    /* As for the client (ctx_new); the server's cipher order wins. No stateful session cache: a
+       session lives in its ticket, encrypted with the context's key, so resumption costs the
+       server no memory per session. */
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF |
+                                 SSL_OP_CIPHER_SERVER_PREFERENCE |
+                                 (s->no_tickets ? SSL_OP_NO_TICKET : 0));
+    if (s->no_tickets)
+        SSL_CTX_set_num_tickets(ctx, 0);
+    /* RELEASE_BUFFERS: an idle connection gives its record buffers back (34 KiB). */
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                              SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof sid_ctx - 1);
+    SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+    if (SSL_CTX_use_certificate_chain_file(ctx, s->cert_file) != 1) {
+        ctx_err(err, "cannot load the certificate chain", s->cert_file);
+        goto fail;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, s->key_file, SSL_FILETYPE_PEM) != 1) {
+        ctx_err(err, "cannot load the private key", s->key_file);
+        goto fail;
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+        ctx_err(err, "the private key does not match the certificate in", s->cert_file);
+        goto fail;
+    }
+    if (s->ca_file || s->ca_path) {
+        if (SSL_CTX_load_verify_locations(ctx, s->ca_file, s->ca_path) != 1) {
+            ctx_err(err, "cannot load client CA certificates from",
+                    s->ca_file ? s->ca_file : s->ca_path);
+            goto fail;
+        }
+        if (s->ca_file) {
+            /* Tells clients which CAs to choose a certificate for. */
+            STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(s->ca_file);
+            if (names)
+                SSL_CTX_set_client_CA_list(ctx, names);
+        }
+        SSL_CTX_set_verify(ctx,
+                           SSL_VERIFY_PEER |
+                               (s->client_cert_optional ? 0 : SSL_VERIFY_FAIL_IF_NO_PEER_CERT),
+                           NULL);
+        cache_extensions(ctx);
+    }
+    if (old && !s->no_tickets) {
+        unsigned char keys[80]; /* name, HMAC and AES keys */
+        if (SSL_CTX_get_tlsext_ticket_keys(old, keys, sizeof keys) == 1)
+            SSL_CTX_set_tlsext_ticket_keys(ctx, keys, sizeof keys);
+        OPENSSL_cleanse(keys, sizeof keys);
+    }
+    ERR_clear_error();
+    return ctx;
+fail:
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+static char *dup_opt(const char *s, bool *oom)
+{
+    char *d = s ? strdup(s) : NULL;
+    if (s && !d)
+        *oom = true;
+    return d;
+}
+
+void wsc__tls_server_free(wsc__tls_server *s)
+{
+    if (!s)
+        return;
+    SSL_CTX_free(s->ctx);
+    free(s->cert_file);
+    free(s->key_file);
+    free(s->ca_file);
+    free(s->ca_path);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+int wsc__tls_server_new(const wsc__tls_server_opts *o, wsc__tls_server **out, wsc_err *err)
+{
+    bool oom = false;
+    *out = NULL;
+    wsc__tls_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return wsc__err(err, WSC_ENOMEM, NULL);
+    pthread_mutex_init(&s->mu, NULL);
+    s->cert_file = dup_opt(o->cert_file, &oom);
+    s->key_file = dup_opt(o->key_file, &oom);
+    s->ca_file = dup_opt(o->ca_file, &oom);
+    s->ca_path = dup_opt(o->ca_path, &oom);
+    s->min_version = o->min_version;
+    s->max_version = o->max_version;
+    s->client_cert_optional = o->client_cert_optional;
+    s->no_tickets = o->no_tickets;
+    if (oom) {
+        wsc__tls_server_free(s);
+        return wsc__err(err, WSC_ENOMEM, NULL);
+    }
+    if (!(s->ctx = server_ctx_build(s, NULL, err))) {
+        wsc__tls_server_free(s);
+        return err ? err->code : WSC_ETLS;
+    }
+    *out = s;
+    return 0;
+}
+
+int wsc__tls_server_reload(wsc__tls_server *s, wsc_err *err)
+{
+    pthread_mutex_lock(&s->mu);
+    SSL_CTX *old = s->ctx;
+    SSL_CTX_up_ref(old);
+    pthread_mutex_unlock(&s->mu);
+    /* Built outside the lock: reading files and keys takes long, and accepts go on meanwhile. */
+    SSL_CTX *ctx = server_ctx_build(s, old, err);
+    SSL_CTX_free(old);
+    if (!ctx)
+        return err ? err->code : WSC_ETLS;
+    pthread_mutex_lock(&s->mu);
+    old = s->ctx;
+    s->ctx = ctx;
+    pthread_mutex_unlock(&s->mu);
+    /* Connections made with the old context hold references of their own: they go on with it. */
+    SSL_CTX_free(old);
+    return 0;
+}
+
+wsc__transport *wsc__tls_server_accept(wsc__tls_server *s, int fd)
+{
+    pthread_mutex_lock(&s->mu);
+    ERR_clear_error();
+    tls_transport *tt = tls_new(fd, s->ctx);
+    pthread_mutex_unlock(&s->mu);
+    if (!tt)
+        return NULL;
+    SSL_set_accept_state(tt->ssl);
+    return &tt->base;
 }

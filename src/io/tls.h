@@ -1,6 +1,6 @@
 /* Transports: a byte stream over a connected, non-blocking socket, plain TCP or OpenSSL TLS, behind
- * one small table of functions so the code above (the client now, the server later) reads and
- * writes them the same way. All operations are non-blocking: a caller that gets
+ * one small table of functions so the code above (the client, and the server's TLS connections)
+ * reads and writes them the same way. All operations are non-blocking: a caller that gets
  * WSC__IO_WANT_READ/WRITE waits with wsc__fd_wait(t->fd, POLLIN/POLLOUT, deadline) and tries again.
  *
  * Threads: one thread may read while others write (the writers serialised by the caller): the TLS
@@ -11,6 +11,7 @@
 #define WSC_IO_TLS_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -69,5 +70,43 @@ typedef struct wsc__tls_opts {
  * peer hung up), WSC_EIO or WSC_ENOMEM. Thread-safety: any thread. */
 int wsc__tls_client_new(int fd, const wsc__tls_opts *opts, int64_t deadline, wsc__transport **out,
                         wsc_err *err);
+
+/* Frees t but leaves its socket open: for a server connection, whose socket the connection closes
+ * itself. */
+void wsc__transport_free_keep_fd(wsc__transport *t);
+/* The last read of a TLS transport returned WANT_WRITE (its handshake's answer did not fit the
+ * socket): the reader retries once the socket is writable. False for TCP. The reading thread's. */
+bool wsc__tls_read_wants_write(const wsc__transport *t);
+/* Sends TLS's close_notify once the handshake is done (best effort, no wait); nothing may be
+ * written after it. Does not touch the socket otherwise. No-op for TCP. Any thread. */
+void wsc__tls_close_notify(wsc__transport *t);
+
+/* ---- the server side ---- */
+
+/* The server's certificate and settings. The files are read again by each reload. */
+typedef struct wsc__tls_server_opts {
+    const char *cert_file, *key_file; /* PEM: chain (leaf first), private key */
+    const char *ca_file, *ca_path;    /* either set: client certificates are verified */
+    bool client_cert_optional;        /* then a client without one is admitted too */
+    int min_version, max_version;     /* TLS1_2_VERSION or TLS1_3_VERSION */
+    bool no_tickets;                  /* no session resumption */
+} wsc__tls_server_opts;
+
+/* A server's TLS context: shared by its connections, swapped by reload. */
+typedef struct wsc__tls_server wsc__tls_server;
+
+/* Loads the files. Returns 0, WSC_ETLS (err->message names the file and OpenSSL's reason) or
+ * WSC_ENOMEM. Thread-safety: any thread. */
+int wsc__tls_server_new(const wsc__tls_server_opts *o, wsc__tls_server **out, wsc_err *err);
+/* Reads the files again: connections accepted from now on use them, open ones keep what they
+ * have. On failure the old context stays in use. Thread-safety: any thread, also while
+ * connections are accepted. */
+int wsc__tls_server_reload(wsc__tls_server *s, wsc_err *err);
+/* After every connection it made is freed. */
+void wsc__tls_server_free(wsc__tls_server *s);
+/* A transport for the accepted socket fd (not owned: free it with wsc__transport_free_keep_fd),
+ * its server handshake pending: reads and writes run it, non-blocking, as they go. NULL when out
+ * of memory. Thread-safety: any thread. */
+wsc__transport *wsc__tls_server_accept(wsc__tls_server *s, int fd);
 
 #endif

@@ -15,6 +15,7 @@
 #include "io/listener.h"
 #include "io/poller.h"
 #include "server/blocking.h"
+#include "conn/sock.h"
 #include "util/log.h"
 
 struct wsc__bconn {
@@ -76,6 +77,11 @@ static void serve(wsc_server *s, struct wsc__bconn *b, wsc__wctx *w)
     }
     w->now = coarse_now();
     wsc__conn_set_deadline(c, s->ctx.hs_timeout);
+    if (!wsc__conn_start_tls(c)) {
+        wsc__conn_finish(c);
+        wsc__wctx_bury(w);
+        return;
+    }
     bool stop_seen = false;
     c->flags |= WSC__F_RD_PENDING; /* the request is usually in already */
     for (;;) {
@@ -114,7 +120,7 @@ static void serve(wsc_server *s, struct wsc__bconn *b, wsc__wctx *w)
         /* Level-triggered: wait for input, for room when something is queued, or a wake-up. */
         struct pollfd p[2] = {{.fd = b->fd, .events = (c->flags & WSC__F_EOF) ? 0 : POLLIN},
                               {.fd = w->wake_fd, .events = POLLIN}};
-        if (wsc__conn_queued(c))
+        if (wsc__conn_queued(c) || wsc__conn_read_wants_write(c))
             p[0].events |= POLLOUT;
         int n = poll(p, 2, poll_timeout(c, coarse_now()));
         if (n < 0 && errno != EINTR)
@@ -125,7 +131,8 @@ static void serve(wsc_server *s, struct wsc__bconn *b, wsc__wctx *w)
             wsc__wakefd_drain(w->wake_fd);
         if (p[0].revents & (POLLOUT | POLLERR))
             wsc__conn_on_writable(c);
-        if (p[0].revents & (POLLIN | POLLHUP | POLLERR))
+        if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) ||
+            ((p[0].revents & POLLOUT) && wsc__conn_read_wants_write(c)))
             c->flags |= WSC__F_RD_PENDING;
     }
     if (c->state < WSC__ST_DEAD)

@@ -38,6 +38,33 @@ static size_t dflt(size_t v, size_t d)
     return v ? v : d;
 }
 
+static bool tls_version_ok(int v)
+{
+    return v == WSC_TLS_1_2 || v == WSC_TLS_1_3;
+}
+
+static int resolve_tls(const wsc_server_config *c, wsc__srv_config *out, wsc_err *err)
+{
+    out->tls_min_version = c->tls.min_version ? c->tls.min_version : WSC_TLS_1_2;
+    out->tls_max_version = c->tls.max_version ? c->tls.max_version : WSC_TLS_1_3;
+    if (!c->tls.cert_file) {
+        if (c->tls.key_file || c->tls.client_ca_file || c->tls.client_ca_path)
+            return wsc__err(err, WSC_ECONFIG, "tls.cert_file is required with the other tls fields");
+        return 0;
+    }
+    if (!*c->tls.cert_file || !c->tls.key_file || !*c->tls.key_file)
+        return wsc__err(err, WSC_ECONFIG, "tls.cert_file and tls.key_file are both required");
+    if (!tls_version_ok(out->tls_min_version) || !tls_version_ok(out->tls_max_version))
+        return wsc__err(err, WSC_ECONFIG,
+                        "tls.min_version and max_version must be WSC_TLS_1_2 or WSC_TLS_1_3");
+    if (out->tls_min_version > out->tls_max_version)
+        return wsc__err(err, WSC_ECONFIG, "tls.min_version is above tls.max_version");
+    if (c->tls.client_cert_optional && !c->tls.client_ca_file && !c->tls.client_ca_path)
+        return wsc__err(err, WSC_ECONFIG,
+                        "tls.client_cert_optional needs tls.client_ca_file or client_ca_path");
+    return 0;
+}
+
 int wsc__config_resolve(const wsc_handler *h, const wsc_server_config *cfg, wsc__srv_config *out,
                         wsc_err *err)
 {
@@ -145,6 +172,9 @@ int wsc__config_resolve(const wsc_handler *h, const wsc_server_config *cfg, wsc_
     if ((double)out->small_pool * (double)out->small_size > (double)((size_t)1 << 40) ||
         (double)out->large_pool * (double)out->large_size > (double)((size_t)1 << 40))
         return wsc__err(err, WSC_ECONFIG, "buffer pools larger than 1 TiB");
+
+    if (resolve_tls(c, out, err) != 0)
+        return err ? err->code : WSC_ECONFIG;
 
     if (c->unix_path) {
         if (!*c->unix_path)

@@ -26,6 +26,7 @@ typedef struct {
     size_t backlog;
     size_t arena_size;
     size_t small_pool, small_size, large_pool, large_size;
+    int tls_min_version, tls_max_version; /* when cfg->tls.cert_file is set */
 } wsc__srv_config;
 
 /* Fills out from cfg (NULL: all defaults). Returns 0, or WSC_ECONFIG with a message naming the field,

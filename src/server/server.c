@@ -10,6 +10,7 @@
 #include "conn/conn.h"
 #include "conn/hs.h"
 #include "io/listener.h"
+#include "io/tls.h"
 #include "io/poller.h"
 #include "proto/handshake.h"
 #include "server/blocking.h"
@@ -79,6 +80,18 @@ wsc_server *wsc_server_new(const wsc_handler *handler, const wsc_server_config *
     x->idle_timeout = c->idle_timeout;
     x->idle_ping = c->idle_ping;
     x->keep_small = c->small_pool == 0;
+    if (cfg && cfg->tls.cert_file) {
+        wsc__tls_server_opts o = {.cert_file = cfg->tls.cert_file,
+                                  .key_file = cfg->tls.key_file,
+                                  .ca_file = cfg->tls.client_ca_file,
+                                  .ca_path = cfg->tls.client_ca_path,
+                                  .client_cert_optional = cfg->tls.client_cert_optional,
+                                  .min_version = c->tls_min_version,
+                                  .max_version = c->tls_max_version,
+                                  .no_tickets = cfg->tls.no_session_tickets};
+        if (wsc__tls_server_new(&o, &x->tls, err) != 0)
+            goto fail;
+    }
     /* OpenSSL initialises itself lazily (providers, configuration) on first use: pay that now, not
        in the first connection's handshake, and not in every measure of per-connection memory. */
     char accept[29];
@@ -334,10 +347,22 @@ void wsc_server_free(wsc_server *s)
     wsc__hs_pool_free(s->hs_pool);
     wsc__topics_free(s->ctx.topics);
     wsc__buffers_free(s->bufs);
+    wsc__tls_server_free(s->ctx.tls);
     wsc__config_free(&s->cfg);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     free(s);
+}
+
+int wsc_server_reload_tls(wsc_server *s, wsc_err *err)
+{
+    if (err)
+        memset(err, 0, sizeof *err);
+    if (!s)
+        return wsc__err(err, WSC_EINVAL, NULL);
+    if (!s->ctx.tls)
+        return wsc__err(err, WSC_ESTATE, "the server has no TLS");
+    return wsc__tls_server_reload(s->ctx.tls, err);
 }
 
 int wsc_server_port(const wsc_server *s)

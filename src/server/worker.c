@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "conn/hs.h"
+#include "conn/sock.h"
 #include "io/listener.h"
 #include "util/log.h"
 
@@ -121,8 +122,9 @@ static void accept_some(wsc__worker *wk)
                 close(fd);
             continue;
         }
+        /* The TLS handshake, if any, runs within the first reads, under the handshake timeout. */
         wsc__conn_set_deadline(c, x->hs_timeout);
-        if (wsc__poller_add_conn(&wk->poller, fd, c) != 0) {
+        if (!wsc__conn_start_tls(c) || wsc__poller_add_conn(&wk->poller, fd, c) != 0) {
             wsc__conn_finish(c);
             continue;
         }
@@ -275,7 +277,9 @@ void *wsc__worker_main(void *arg)
                     wsc__conn_on_writable(c);
                 if (ev[i].events & WSC__EV_HUP)
                     c->flags |= WSC__F_HUP;
-                if ((ev[i].events & WSC__EV_IN) && c->state < WSC__ST_DEAD)
+                if (((ev[i].events & WSC__EV_IN) ||
+                     ((ev[i].events & WSC__EV_OUT) && wsc__conn_read_wants_write(c))) &&
+                    c->state < WSC__ST_DEAD)
                     wsc__conn_on_readable(c);
             }
         }
