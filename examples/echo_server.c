@@ -2,10 +2,13 @@
  *
  *   echo_server [--port N] [--address A] [--unix PATH] [--workers N] [--threads N] [--blocking]
  *               [--small-pool N] [--max-message N] [--idle-timeout S]
+ *               [--tls-cert F --tls-key F [--tls-client-ca F]]
  *
  * Listens on 127.0.0.1:9224 by default. --threads 0 runs the handler inline on the worker threads
  * (no hand-off). --idle-timeout S pings a client silent for S/2 seconds and closes one silent for S
- * (default 120; 0: never).
+ * (default 120; 0: never). --tls-cert and --tls-key (PEM files) serve wss:// instead of ws://;
+ * --tls-client-ca admits only clients with a certificate issued by a CA in that PEM file. SIGHUP
+ * reads the certificate files again (renewal) without dropping a connection.
  *
  * SIGTERM or SIGINT shuts it down gracefully: no new connections, close 1001 to every client after
  * what was queued for it, and up to SHUTDOWN_MS for the clients to answer; a second one stops at
@@ -30,9 +33,13 @@ static volatile sig_atomic_t signals;
    shutdown, which waits, runs on a thread of its own. */
 static void on_signal(int sig)
 {
-    (void)sig;
     int saved = errno;
-    if (signals++ == 0) {
+    if (sig == SIGHUP) {
+        char b = 'r';
+        if (write(wake[1], &b, 1) < 0) {
+            /* a reload is already pending */
+        }
+    } else if (signals++ == 0) {
         char b = 's';
         if (write(wake[1], &b, 1) < 0) {
             /* nothing to do here: the next signal stops at once */
@@ -43,12 +50,24 @@ static void on_signal(int sig)
     errno = saved;
 }
 
-/* Waits for the first signal ('s'), or for main to say listen returned ('q'). */
+/* Waits for the first SIGTERM or SIGINT ('s'), or for main to say listen returned ('q'); reloads
+   the certificates on each SIGHUP ('r') meanwhile. */
 static void *shutdown_main(void *arg)
 {
     (void)arg;
     char b = 0;
-    while (read(wake[0], &b, 1) < 0 && errno == EINTR) {
+    for (;;) {
+        ssize_t n = read(wake[0], &b, 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n != 1 || b != 'r')
+            break;
+        wsc_err err;
+        if (wsc_server_reload_tls(server, &err) == 0)
+            fprintf(stderr, "echo_server: TLS certificate reloaded\n");
+        else
+            fprintf(stderr, "echo_server: reload failed, keeping the old certificate: %s\n",
+                    err.message);
     }
     if (b == 's') {
         fprintf(stderr, "echo_server: shutting down (up to %d s; signal again to stop now)\n",
@@ -80,7 +99,10 @@ static void usage(const char *argv0)
             "          [--blocking] [--small-pool N] [--max-message N] [--idle-timeout S]\n"
             "  --threads 0 runs handlers inline on the workers\n"
             "  --idle-timeout S: ping a client silent for S/2 seconds, close one silent for S\n"
-            "    (default 120; 0: never)\n",
+            "    (default 120; 0: never)\n"
+            "          [--tls-cert F --tls-key F [--tls-client-ca F]]\n"
+            "  --tls-cert, --tls-key: PEM certificate chain and key: serve wss:// (SIGHUP reloads)\n"
+            "  --tls-client-ca F: require client certificates issued by a CA in F\n",
             argv0);
 }
 
@@ -134,6 +156,12 @@ int main(int argc, char **argv)
             cfg.max_message_size = (size_t)n;
         } else if (strcmp(a, "--idle-timeout") == 0 && number(v, 0, 1 << 30, &n)) {
             cfg.idle_timeout = n == 0 ? WSC_TIMEOUT_OFF : (int)n;
+        } else if (strcmp(a, "--tls-cert") == 0) {
+            cfg.tls.cert_file = v;
+        } else if (strcmp(a, "--tls-key") == 0) {
+            cfg.tls.key_file = v;
+        } else if (strcmp(a, "--tls-client-ca") == 0) {
+            cfg.tls.client_ca_file = v;
         } else {
             fprintf(stderr, "%s: bad option or value: %s %s\n", argv[0], a, v);
             usage(argv[0]);
@@ -151,6 +179,7 @@ int main(int argc, char **argv)
     sigemptyset(&both);
     sigaddset(&both, SIGINT);
     sigaddset(&both, SIGTERM);
+    sigaddset(&both, SIGHUP);
     if (pipe(wake) != 0) {
         perror("pipe");
         wsc_server_free(server);
@@ -170,13 +199,18 @@ int main(int argc, char **argv)
     sa.sa_mask = both; /* one handler at a time: signals counts them */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    if (cfg.tls.cert_file)
+        sigaction(SIGHUP, &sa, NULL);
 
+    const char *scheme = cfg.tls.cert_file ? "wss" : "ws";
     if (cfg.unix_path)
-        printf("echo_server listening on unix:%s\n", cfg.unix_path);
+        printf("echo_server listening on unix:%s%s\n", cfg.unix_path, cfg.tls.cert_file ? " (TLS)" : "");
     else if (strchr(cfg.address, ':'))
-        printf("echo_server listening on ws://[%s]:%d/\n", cfg.address, wsc_server_port(server));
+        printf("echo_server listening on %s://[%s]:%d/\n", scheme, cfg.address,
+               wsc_server_port(server));
     else
-        printf("echo_server listening on ws://%s:%d/\n", cfg.address, wsc_server_port(server));
+        printf("echo_server listening on %s://%s:%d/\n", scheme, cfg.address,
+               wsc_server_port(server));
     fflush(stdout);
 
     int rc = wsc_server_listen(server, NULL);
