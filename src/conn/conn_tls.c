@@ -19,6 +19,8 @@ ssize_t wsc__conn_tls_recv(wsc_conn *c, void *buf, size_t len)
         if (n <= 0)
             break;
         got += (size_t)n;
+        if (!wsc__tls_read_more(t))
+            return (ssize_t)got; /* drained: the next arrival brings an event */
     }
     if (got) {
         if (n == 0 || n == WSC__IO_ERROR)

@@ -77,6 +77,10 @@ void wsc__transport_free_keep_fd(wsc__transport *t);
 /* The last read of a TLS transport returned WANT_WRITE (its handshake's answer did not fit the
  * socket): the reader retries once the socket is writable. False for TCP. The reading thread's. */
 bool wsc__tls_read_wants_write(const wsc__transport *t);
+/* After a read that returned bytes: false when another read would find nothing (the socket was
+ * drained and OpenSSL holds no further record), so the reader may wait for the next event. The
+ * reading thread's. */
+bool wsc__tls_read_more(wsc__transport *t);
 /* Sends TLS's close_notify once the handshake is done (best effort, no wait); nothing may be
  * written after it. Does not touch the socket otherwise. No-op for TCP. Any thread. */
 void wsc__tls_close_notify(wsc__transport *t);
