@@ -94,16 +94,17 @@ static int on_message(wsc_conn *conn, void *user, const wsc_msg *msg)
 
 static void usage(const char *argv0)
 {
-    fprintf(stderr,
-            "usage: %s [--port N] [--address A] [--unix PATH] [--workers N] [--threads N]\n"
-            "          [--blocking] [--small-pool N] [--max-message N] [--idle-timeout S]\n"
-            "  --threads 0 runs handlers inline on the workers\n"
-            "  --idle-timeout S: ping a client silent for S/2 seconds, close one silent for S\n"
-            "    (default 120; 0: never)\n"
-            "          [--tls-cert F --tls-key F [--tls-client-ca F]]\n"
-            "  --tls-cert, --tls-key: PEM certificate chain and key: serve wss:// (SIGHUP reloads)\n"
-            "  --tls-client-ca F: require client certificates issued by a CA in F\n",
-            argv0);
+    fprintf(
+        stderr,
+        "usage: %s [--port N] [--address A] [--unix PATH] [--workers N] [--threads N]\n"
+        "          [--blocking] [--small-pool N] [--max-message N] [--idle-timeout S]\n"
+        "  --threads 0 runs handlers inline on the workers\n"
+        "  --idle-timeout S: ping a client silent for S/2 seconds, close one silent for S\n"
+        "    (default 120; 0: never)\n"
+        "          [--tls-cert F --tls-key F [--tls-client-ca F]]\n"
+        "  --tls-cert, --tls-key: PEM certificate chain and key: serve wss:// (SIGHUP reloads)\n"
+        "  --tls-client-ca F: require client certificates issued by a CA in F\n",
+        argv0);
 }
 
 static bool number(const char *s, long long min, long long max, long long *out)
@@ -204,7 +205,8 @@ int main(int argc, char **argv)
 
     const char *scheme = cfg.tls.cert_file ? "wss" : "ws";
     if (cfg.unix_path)
-        printf("echo_server listening on unix:%s%s\n", cfg.unix_path, cfg.tls.cert_file ? " (TLS)" : "");
+        printf("echo_server listening on unix:%s%s\n", cfg.unix_path,
+               cfg.tls.cert_file ? " (TLS)" : "");
     else if (strchr(cfg.address, ':'))
         printf("echo_server listening on %s://[%s]:%d/\n", scheme, cfg.address,
                wsc_server_port(server));

@@ -300,6 +300,11 @@ typedef struct wsc_handler {
 #define WSC_TLS_1_2 0x0303
 #define WSC_TLS_1_3 0x0304
 
+/* On the internet (docs/limits.md, docs/tls.md): set tls (wss:// without a
+ * proxy), keep handshake.timeout short (it bounds the TLS handshake too)
+ * and idle_timeout on (silent peers are pinged, then closed), and bound
+ * what one peer can hold: max_message_size, max_buffered, max_conn (under
+ * the descriptor limit), handshake.max_size. */
 typedef struct wsc_server_config {
     int port;                /* 9882; WSC_PORT_EPHEMERAL: any free port */
     const char *address;     /* "127.0.0.1"; IPv4 or IPv6 literal ("::1") or

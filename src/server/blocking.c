@@ -11,11 +11,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conn/sock.h"
 #include "io/drain.h"
 #include "io/listener.h"
 #include "io/poller.h"
 #include "server/blocking.h"
-#include "conn/sock.h"
 #include "util/log.h"
 
 struct wsc__bconn {

@@ -49,7 +49,8 @@ static int resolve_tls(const wsc_server_config *c, wsc__srv_config *out, wsc_err
     out->tls_max_version = c->tls.max_version ? c->tls.max_version : WSC_TLS_1_3;
     if (!c->tls.cert_file) {
         if (c->tls.key_file || c->tls.client_ca_file || c->tls.client_ca_path)
-            return wsc__err(err, WSC_ECONFIG, "tls.cert_file is required with the other tls fields");
+            return wsc__err(err, WSC_ECONFIG,
+                            "tls.cert_file is required with the other tls fields");
         return 0;
     }
     if (!*c->tls.cert_file || !c->tls.key_file || !*c->tls.key_file)

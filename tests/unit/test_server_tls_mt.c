@@ -110,8 +110,11 @@ static void echo_versions(wt_mode mode)
     int versions[] = {TLS1_2_VERSION, TLS1_3_VERSION};
     for (int v = 0; v < 2; v++) {
         tt_conn t;
-        tt_opts o = {.min_version = versions[v], .max_version = versions[v], .ca = certs.cert1,
-                     .alpn = alpn, .alpn_len = sizeof alpn - 1};
+        tt_opts o = {.min_version = versions[v],
+                     .max_version = versions[v],
+                     .ca = certs.cert1,
+                     .alpn = alpn,
+                     .alpn_len = sizeof alpn - 1};
         EXPECT(tt_open(&t, s.port, &o) == 0);
         EXPECT_EQ_INT(SSL_version(t.ssl), versions[v]);
         const unsigned char *sel = NULL;

@@ -31,9 +31,9 @@
 
 typedef struct {
     char dir[64];
-    char cert1[128], key1[128]; /* CN wsc-server-1, SAN localhost and 127.0.0.1 */
-    char cert2[128], key2[128]; /* CN wsc-server-2, the same names: what a renewal brings */
-    char ccert[128], ckey[128]; /* CN wsc-client: a client certificate, its own CA */
+    char cert1[128], key1[128];         /* CN wsc-server-1, SAN localhost and 127.0.0.1 */
+    char cert2[128], key2[128];         /* CN wsc-server-2, the same names: what a renewal brings */
+    char ccert[128], ckey[128];         /* CN wsc-client: a client certificate, its own CA */
     char live_cert[128], live_key[128]; /* the files the server is configured with */
     char garbage[128];                  /* not PEM at all */
 } tt_certs;
@@ -108,16 +108,18 @@ static inline int tt_certs_make(tt_certs *c)
 
 static inline void tt_certs_remove(tt_certs *c)
 {
-    const char *files[] = {c->cert1, c->key1,     c->cert2,     c->key2,   c->ccert,
+    const char *files[] = {c->cert1, c->key1,      c->cert2,    c->key2,   c->ccert,
                            c->ckey,  c->live_cert, c->live_key, c->garbage};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
         unlink(files[i]);
     rmdir(c->dir);
 }
 
-/* ---- TCP -------------------------------------------------------------------------------------- */
+/* ---- TCP --------------------------------------------------------------------------------------
+ */
 
-/* A blocking TCP connection to 127.0.0.1:port with 15 s send and receive timeouts; -1 on failure. */
+/* A blocking TCP connection to 127.0.0.1:port with 15 s send and receive timeouts; -1 on failure.
+ */
 static inline int tt_tcp_connect(int port)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -147,7 +149,8 @@ static inline bool tt_wait_closed(int fd, int timeout_ms)
     for (;;) {
         struct timespec t;
         clock_gettime(CLOCK_MONOTONIC, &t);
-        long left = timeout_ms - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+        long left =
+            timeout_ms - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
         if (left <= 0)
             return false;
         struct pollfd p = {fd, POLLIN, 0};
@@ -265,9 +268,10 @@ static inline int tt_open(tt_conn *t, int port, const tt_opts *o)
 {
     if (tt_tls_connect(t, port, o) != 0)
         return -1;
-    static const char req[] = "GET /tls HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
-                              "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                              "Sec-WebSocket-Version: 13\r\n\r\n";
+    static const char req[] =
+        "GET /tls HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n";
     if (tt_write_all(t, req, sizeof req - 1) != 0)
         return -1;
     char head[1024];
@@ -375,7 +379,8 @@ static inline bool tt_peer_cn_is(tt_conn *t, const char *cn)
     return strstr(name, cn) != NULL;
 }
 
-/* ---- a relay that forwards one byte at a time -------------------------------------------------- */
+/* ---- a relay that forwards one byte at a time --------------------------------------------------
+ */
 
 typedef struct {
     int listen_fd, port, target;
@@ -431,8 +436,7 @@ static inline int tt_relay_start(tt_relay *r, int target)
     socklen_t sl = sizeof sa;
     r->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (r->listen_fd < 0 || bind(r->listen_fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-        listen(r->listen_fd, 4) != 0 ||
-        getsockname(r->listen_fd, (struct sockaddr *)&sa, &sl) != 0)
+        listen(r->listen_fd, 4) != 0 || getsockname(r->listen_fd, (struct sockaddr *)&sa, &sl) != 0)
         return -1;
     r->port = ntohs(sa.sin_port);
     return pthread_create(&r->th, NULL, tt_relay_main, r) == 0 ? 0 : -1;
