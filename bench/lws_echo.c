@@ -9,7 +9,9 @@
  * of it), so an echo costs no copy of our own and no allocation once the
  * queue has grown to the working size.
  *
- *   lws_echo [--port N] [--address A]     (default 127.0.0.1:9226)
+ *   lws_echo [--port N] [--address A] [--tls-cert F --tls-key F]   (default 127.0.0.1:9226)
+ * With a certificate and key (PEM) it serves wss through the TLS library libwebsockets was built
+ * with (Debian's: OpenSSL).
  * SIGINT/SIGTERM stop it (exit status 0). */
 #include <libwebsockets.h>
 #include <signal.h>
@@ -137,15 +139,20 @@ static const struct lws_protocols protocols[] = {
 
 int main(int argc, char **argv)
 {
-    const char *addr = "127.0.0.1";
+    const char *addr = "127.0.0.1", *cert = NULL, *key = NULL;
     int port = 9226;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--port") == 0 && i + 1 < argc)
             port = atoi(argv[++i]);
         else if (strcmp(argv[i], "--address") == 0 && i + 1 < argc)
             addr = argv[++i];
+        else if (strcmp(argv[i], "--tls-cert") == 0 && i + 1 < argc)
+            cert = argv[++i];
+        else if (strcmp(argv[i], "--tls-key") == 0 && i + 1 < argc)
+            key = argv[++i];
         else {
-            fprintf(stderr, "usage: lws_echo [--port N] [--address A]\n");
+            fprintf(stderr,
+                    "usage: lws_echo [--port N] [--address A] [--tls-cert F --tls-key F]\n");
             return 2;
         }
     }
@@ -164,6 +171,11 @@ int main(int argc, char **argv)
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
     if (strchr(addr, ':'))
         info.options = 0;
+    if (cert && key) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = cert;
+        info.ssl_private_key_filepath = key;
+    }
     struct lws_context *ctx = lws_create_context(&info);
     if (!ctx) {
         fprintf(stderr, "lws_echo: cannot listen on %s:%d\n", addr, port);

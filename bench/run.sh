@@ -15,7 +15,10 @@
 #   BENCH_WARMUP=0.5      unmeasured seconds before each run
 #   BENCH_QUICK=1         smoke mode: 1 short run each, 1,000 idle connections (~3 s per server)
 #   BENCH_IDLE_CONNS=10000, BENCH_SMALL_POOL=1000 (echo_server --small-pool for the pooled row)
-#   BENCH_SERVERS="raw-tcp raw-handoff wsc-inline wsc-pool lws node-ws"   which servers to run
+#   BENCH_SERVERS="raw-tcp raw-handoff wsc-inline wsc-pool lws node-ws wsc-tls-inline wsc-tls-pool
+#                  lws-tls node-wss"   which servers to run (the *-tls and -wss ones serve wss,
+#                  with a certificate made here, and run only the wss scenarios)
+#   BENCH_SCENARIOS="wss 100 x 16 B;wss 10 x 64 KiB"   only these scenarios (titles, ';' between)
 #   BENCH_SERVER_CPU=0 BENCH_LOAD_CPU=1, BENCH_PORT=19100 (first of the ports used)
 #   WSC_BENCH_BIN=build/bin   where the programs are
 # Every process it starts is stopped by PID when it ends, also on error or ^C.
@@ -29,7 +32,7 @@ WARMUP=${BENCH_WARMUP:-0.5}
 IDLE_CONNS=${BENCH_IDLE_CONNS:-10000}
 SMALL_POOL=${BENCH_SMALL_POOL:-1000}
 PORT=${BENCH_PORT:-19100}
-SERVERS=${BENCH_SERVERS:-"raw-tcp raw-handoff wsc-inline wsc-pool lws node-ws"}
+SERVERS=${BENCH_SERVERS:-"raw-tcp raw-handoff wsc-inline wsc-pool lws node-ws wsc-tls-inline wsc-tls-pool lws-tls node-wss"}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
     RUNS=1 SECS=${BENCH_SECONDS:-0.25} WARMUP=0 IDLE_CONNS=${BENCH_IDLE_CONNS:-1000}
 fi
@@ -39,7 +42,8 @@ mkdir -p "$OUT_DIR"
 JSONL="$OUT_DIR/results.jsonl"
 : >"$JSONL"
 
-# name conns size depth
+# name conns size depth [tls]: the wss scenarios run on the TLS servers only (and the others on the
+# plain ones: "100 x 16 B" and "10 x 64 KiB" are the wss rows' scale without TLS)
 SCENARIOS=(
     "100 x 16 B|100|16|1"
     "1,000 x 16 B|1000|16|1"
@@ -47,7 +51,19 @@ SCENARIOS=(
     "10 x 64 KiB|10|65536|1"
     "10 x 16 MiB|10|16777216|1"
     "100 x 16 B, D=16|100|16|16"
+    "wss 100 x 16 B|100|16|1|tls"
+    "wss 10 x 64 KiB|10|65536|1|tls"
 )
+if [ -n "${BENCH_SCENARIOS:-}" ]; then
+    keep=()
+    IFS=';' read -r -a wanted <<<"$BENCH_SCENARIOS"
+    for sc in "${SCENARIOS[@]}"; do
+        for w in "${wanted[@]}"; do [ "${sc%%|*}" = "$w" ] && keep+=("$sc"); done
+    done
+    SCENARIOS=("${keep[@]}")
+fi
+is_tls_server() { [[ $1 == *-tls* || $1 == *-wss ]]; }
+is_tls_scenario() { [[ $1 == *"|tls" ]]; }
 
 log() { printf '%s\n' "$*" >&2; }
 
@@ -77,7 +93,7 @@ CFLAGS_BENCH=(-std=c11 -D_GNU_SOURCE -O2 -g)
 if [ ! -x "$BIN/wsc_load" ]; then
     log "bench: building $BIN/wsc_load"
     mkdir -p "$BIN"
-    cc "${CFLAGS_BENCH[@]}" -o "$BIN/wsc_load" bench/wsc_load/*.c -lcrypto -lpthread || exit 1
+    cc "${CFLAGS_BENCH[@]}" -o "$BIN/wsc_load" bench/wsc_load/*.c -lssl -lcrypto -lpthread || exit 1
 fi
 if [ ! -x "$BIN/tcp_echo" ]; then
     log "bench: building $BIN/tcp_echo"
@@ -89,6 +105,14 @@ if [ ! -x "$BIN/lws_echo" ] && pkg-config --exists libwebsockets 2>/dev/null; th
     cc "${CFLAGS_BENCH[@]}" -o "$BIN/lws_echo" bench/lws_echo.c $(pkg-config --cflags --libs libwebsockets) ||
         rm -f "$BIN/lws_echo"
 fi
+# The TLS servers' certificate (ECDSA P-256, as a current public certificate would be).
+TLS_CERT=$OUT_DIR/tls-cert.pem TLS_KEY=$OUT_DIR/tls-key.pem
+if [[ " $SERVERS " == *-tls* || " $SERVERS " == *-wss* ]] && [ ! -s "$TLS_KEY" ]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+        -subj /CN=localhost -keyout "$TLS_KEY" -out "$TLS_CERT" >/dev/null 2>&1 ||
+        log "bench: openssl could not make a certificate: the TLS servers will not start"
+fi
+TLS_ARGS="--tls-cert $TLS_CERT --tls-key $TLS_KEY"
 # Debian's node-ws installs into /usr/share/nodejs, which Node from elsewhere does not search.
 export NODE_PATH=${NODE_PATH:+$NODE_PATH:}/usr/share/nodejs:/usr/lib/nodejs
 have_node_ws() { command -v node >/dev/null 2>&1 && node -e "require('ws')" >/dev/null 2>&1; }
@@ -128,6 +152,12 @@ server_cmd() {
         echo "$BIN/echo_server --port $port --address 127.0.0.1 --threads 0 --small-pool $SMALL_POOL" ;;
     lws) [ -x "$BIN/lws_echo" ] && echo "$BIN/lws_echo --port $port --address 127.0.0.1" ;;
     node-ws) have_node_ws && echo "node bench/node_ws_echo.js --port $port --address 127.0.0.1" ;;
+    wsc-tls-inline) [ -x "$BIN/echo_server" ] &&
+        echo "$BIN/echo_server --port $port --address 127.0.0.1 --threads 0 --max-message $MAX_MESSAGE $TLS_ARGS" ;;
+    wsc-tls-pool) [ -x "$BIN/echo_server" ] &&
+        echo "$BIN/echo_server --port $port --address 127.0.0.1 --max-message $MAX_MESSAGE $TLS_ARGS" ;;
+    lws-tls) [ -x "$BIN/lws_echo" ] && echo "$BIN/lws_echo --port $port --address 127.0.0.1 $TLS_ARGS" ;;
+    node-wss) have_node_ws && echo "node bench/node_ws_echo.js --port $port --address 127.0.0.1 $TLS_ARGS" ;;
     *) false ;;
     esac
 }
@@ -141,6 +171,10 @@ server_label() {
     wsc-pooled-bufs) echo "wsc, pooled small buffers ($SMALL_POOL)" ;;
     lws) v=$(pkg-config --modversion libwebsockets 2>/dev/null); echo "libwebsockets ${v%-}" ;;
     node-ws) echo "Node $(node --version 2>/dev/null) ws" ;;
+    wsc-tls-inline) echo "wsc TLS, inline handlers" ;;
+    wsc-tls-pool) echo "wsc TLS, thread pool (4)" ;;
+    lws-tls) v=$(pkg-config --modversion libwebsockets 2>/dev/null); echo "libwebsockets ${v%-} TLS" ;;
+    node-wss) echo "Node $(node --version 2>/dev/null) ws, https" ;;
     *) echo "$1" ;;
     esac
 }
@@ -210,9 +244,16 @@ declare -A NOTE
 # run_one NAME SCENARIO RUN: one bounded load run; its figures are appended to V[...].
 declare -A V RUNV # V: the values of every run; RUNV[server|scenario|metric|run]: one run's value
 run_one() {
-    local name=$1 sc=$2 run=$3 title conns size depth line mode=() pid=${PID_OF[$1]}
+    local name=$1 sc=$2 run=$3 title conns size depth tls line mode=() pid=${PID_OF[$1]}
     [[ $name == raw-* ]] && mode=(--raw)
-    IFS='|' read -r title conns size depth <<<"$sc"
+    IFS='|' read -r title conns size depth tls <<<"$sc"
+    # wss scenarios on the TLS servers, the others on the plain ones.
+    if is_tls_server "$name"; then
+        [ -n "$tls" ] || return
+        mode=(--tls)
+    elif [ -n "$tls" ]; then
+        return
+    fi
     if ! kill -0 "$pid" 2>/dev/null; then
         NOTE[$name]="server exited before '$title'"
         return
@@ -245,6 +286,7 @@ run_one() {
 measure_idle() {
     local name=$1 port=$2 key=$1 mode=() out="$OUT_DIR/idle-$1.out"
     [[ $name == raw-* ]] && mode=(--raw)
+    is_tls_server "$name" && mode=(--tls)
     start_server "$name" "$port" "$OUT_DIR/server-$key-idle.log" || return 1
     sleep 0.2
     local rss0 rss1 opened lpid
@@ -330,7 +372,7 @@ for s in $SERVERS; do
     # For wsc the small buffers, not the handler threads, decide idle memory; the hand-off mode
     # keeps the same per-connection state as the ceiling.
     case $s in
-    wsc-pool | raw-handoff) continue ;;
+    wsc-pool | wsc-tls-pool | raw-handoff) continue ;;
     wsc-inline) idle_set=(wsc-dedicated-bufs wsc-pooled-bufs) ;;
     *) idle_set=("$s") ;;
     esac
@@ -364,6 +406,7 @@ for sc in "${SCENARIOS[@]}"; do
     first=1
     for s in "${ACTIVE[@]}"; do
         [ -n "${R[$s|$title|rate]+x}" ] || continue
+        if is_tls_server "$s"; then is_tls_scenario "$sc" || continue; else ! is_tls_scenario "$sc" || continue; fi
         if awk -v v="${R[$s|$title|rate]}" 'BEGIN {exit !(v == "-" || v + 0 == 0)}'; then
             printf '%-18s %-28s %-79s %s\n' "$([ $first = 1 ] && echo "$title")" "$(server_label "$s")" \
                 "(no echo completed within ${SECS}s)" "${R[$s|$title|errs]}"

@@ -36,6 +36,7 @@ struct load_opts {
                                 finite) */
     bool text;               /* --text: text frames (payload is printable ASCII) */
     bool raw;                /* --raw: plain TCP, no handshake, no framing */
+    bool tls;                /* --tls: wss (TLS 1.2 or 1.3, the certificate not verified) */
     bool json;               /* --json: one JSON line instead of the report */
     pid_t server_pid;        /* --server-pid: sample its CPU time over the measured window */
     struct sockaddr_storage addr;
@@ -74,6 +75,17 @@ struct load_thread {
 
 /* opts.c */
 int load_opts_parse(struct load_opts *o, int argc, char **argv); /* 0 ok, 1 help shown, -1 error */
+
+/* tls.c: OpenSSL behind void pointers (the loop needs no OpenSSL header). recv and send return
+   what recv(2) and send(2) would, errno included. */
+void *load_tls_ctx_new(void);
+void load_tls_ctx_free(void *ctx);
+void *load_tls_new(void *ctx, int fd, const char *host);
+void load_tls_free(void *ssl);
+int load_tls_handshake(void *ssl); /* 1 done, 0 wants to read, 2 wants to write, -1 failed */
+bool load_tls_pending(void *ssl);  /* decrypted bytes wait inside OpenSSL, not in the socket */
+ssize_t load_tls_recv(void *ssl, void *buf, size_t n);
+ssize_t load_tls_send(void *ssl, const void *buf, size_t n);
 
 /* loop.c: runs one load thread to completion. */
 void *load_thread_main(void *arg);

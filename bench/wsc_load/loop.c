@@ -30,10 +30,11 @@
 #define CLOSE_WAIT_NS 500000000 /* how long the closing handshake may take at the end */
 
 /* CS_CLOSING: our close frame is sent; waiting for the server's (section 7.1.1). */
-enum conn_state { CS_IDLE, CS_CONNECTING, CS_HANDSHAKE, CS_OPEN, CS_CLOSING, CS_DEAD };
+enum conn_state { CS_IDLE, CS_CONNECTING, CS_TLS, CS_HANDSHAKE, CS_OPEN, CS_CLOSING, CS_DEAD };
 
 struct conn {
     int fd;
+    void *tls;   /* --tls: the OpenSSL connection over fd */
     uint32_t id; /* global number: selects the payload pattern */
     uint8_t state;
     bool want_out;   /* EPOLLOUT is registered */
@@ -72,7 +73,29 @@ struct thr {
     bool sending;     /* phase allows new messages */
     bool counting;    /* phase RUN: completions are measured */
     int64_t deadline; /* end of the measured window (when counting) */
+    void *tls_ctx;    /* --tls */
 };
+
+/* The socket calls, through TLS with --tls. */
+static ssize_t io_recv(struct conn *c, void *buf, size_t n)
+{
+    return c->tls ? load_tls_recv(c->tls, buf, n) : recv(c->fd, buf, n, 0);
+}
+
+static ssize_t io_send(struct conn *c, const void *buf, size_t n)
+{
+    return c->tls ? load_tls_send(c->tls, buf, n) : send(c->fd, buf, n, MSG_NOSIGNAL);
+}
+
+static void close_conn_fd(struct conn *c)
+{
+    if (c->tls)
+        load_tls_free(c->tls);
+    c->tls = NULL;
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+}
 
 static void fail(struct thr *t, struct conn *c, enum err_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -89,13 +112,11 @@ static void fail(struct thr *t, struct conn *c, enum err_kind kind, const char *
         va_end(ap);
     }
     r->errors[kind]++;
-    if (c->state == CS_CONNECTING || c->state == CS_HANDSHAKE)
+    if (c->state == CS_CONNECTING || c->state == CS_TLS || c->state == CS_HANDSHAKE)
         t->connecting--;
     if (c->state == CS_CLOSING)
         t->closing--;
-    if (c->fd >= 0)
-        close(c->fd);
-    c->fd = -1;
+    close_conn_fd(c);
     c->state = CS_DEAD;
     free(c->hs);
     c->hs = NULL;
@@ -179,7 +200,7 @@ static void pump(struct thr *t, struct conn *c, int64_t now)
             set_out(t, c, false);
             return;
         }
-        ssize_t w = send(c->fd, c->out + c->out_head, n, MSG_NOSIGNAL);
+        ssize_t w = io_send(c, c->out + c->out_head, n);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
@@ -263,8 +284,7 @@ static bool rx_control(struct thr *t, struct conn *c, const struct wire_frame *f
     if (f->opcode == OP_PONG)
         return true;
     if (c->state == CS_CLOSING) {
-        close(c->fd);
-        c->fd = -1;
+        close_conn_fd(c);
         c->state = CS_DEAD;
         t->closing--;
         return false;
@@ -387,8 +407,9 @@ static bool on_handshake_bytes(struct thr *t, struct conn *c, uint8_t *p, size_t
 
 static void on_read(struct thr *t, struct conn *c, int64_t now)
 {
-    for (int round = 0; round < READS_PER_WAKE; round++) {
-        ssize_t r = recv(c->fd, t->rbuf + RBUF_HEAD, RBUF_SIZE, 0);
+    /* TLS: bytes decrypted but not yet taken have no event of their own: read them now. */
+    for (int round = 0; round < READS_PER_WAKE || (c->tls && load_tls_pending(c->tls)); round++) {
+        ssize_t r = io_recv(c, t->rbuf + RBUF_HEAD, RBUF_SIZE);
         if (r <= 0) {
             if (r < 0 && errno == EINTR)
                 continue;
@@ -397,8 +418,7 @@ static void on_read(struct thr *t, struct conn *c, int64_t now)
             if (c->state == CS_CLOSING) {
                 /* A server that drops the TCP connection instead of answering
                  * our close frame is rude, not broken: nothing is left to measure. */
-                close(c->fd);
-                c->fd = -1;
+                close_conn_fd(c);
                 c->state = CS_DEAD;
                 t->closing--;
                 return;
@@ -463,6 +483,9 @@ static void start_connect(struct thr *t, struct conn *c)
     c->want_out = true;
 }
 
+static void on_tls(struct thr *t, struct conn *c, int64_t now);
+static void send_request(struct thr *t, struct conn *c, int64_t now);
+
 static void on_connected(struct thr *t, struct conn *c, int64_t now)
 {
     int err = 0;
@@ -478,6 +501,34 @@ static void on_connected(struct thr *t, struct conn *c, int64_t now)
         set_out(t, c, false);
         return;
     }
+    if (t->o->tls) {
+        if (!(c->tls = load_tls_new(t->tls_ctx, c->fd, t->o->host))) {
+            fail(t, c, ERR_CONNECT, "TLS: out of memory");
+            return;
+        }
+        c->state = CS_TLS;
+        on_tls(t, c, now);
+        return;
+    }
+    send_request(t, c, now);
+}
+
+/* Runs the TLS handshake as the socket allows; then the upgrade request. */
+static void on_tls(struct thr *t, struct conn *c, int64_t now)
+{
+    int r = load_tls_handshake(c->tls);
+    if (r < 0) {
+        fail(t, c, ERR_HANDSHAKE, "TLS handshake failed");
+        return;
+    }
+    if (r == 1)
+        send_request(t, c, now);
+    else
+        set_out(t, c, r == 2); /* level-triggered: watch for room only when it is wanted */
+}
+
+static void send_request(struct thr *t, struct conn *c, int64_t now)
+{
     char key[25];
     wire_key_new(&t->rng, key, c->accept);
     size_t n = wire_request((char *)c->out, c->out_cap, t->o->host, t->o->port, t->o->path, key);
@@ -504,7 +555,8 @@ static void end_connect_phase(struct thr *t)
 {
     for (unsigned i = 0; i < t->lt->nconns; i++) {
         struct conn *c = &t->conns[i];
-        if (c->state == CS_IDLE || c->state == CS_CONNECTING || c->state == CS_HANDSHAKE)
+        if (c->state == CS_IDLE || c->state == CS_CONNECTING || c->state == CS_TLS ||
+            c->state == CS_HANDSHAKE)
             fail(t, c, ERR_CONNECT, "not connected within the connect timeout");
     }
 }
@@ -527,14 +579,13 @@ static void begin_close(struct thr *t)
             size_t h = wire_frame_header(f, OP_CLOSE, 2, key);
             f[h] = code[0] ^ key[0];
             f[h + 1] = code[1] ^ key[1];
-            clean = send(c->fd, f, h + 2, MSG_NOSIGNAL) == (ssize_t)(h + 2);
+            clean = io_send(c, f, h + 2) == (ssize_t)(h + 2);
         }
         if (clean) {
             c->state = CS_CLOSING;
             t->closing++;
         } else {
-            close(c->fd);
-            c->fd = -1;
+            close_conn_fd(c);
             c->state = CS_DEAD;
         }
     }
@@ -558,6 +609,8 @@ static int setup(struct thr *t, struct load_thread *lt)
     t->rbuf = half_page_alloc(RBUF_HEAD + RBUF_SIZE);
     if (t->ep < 0 || !t->conns || !t->ts || !t->rbuf)
         return -1;
+    if (o->tls && !(t->tls_ctx = load_tls_ctx_new()))
+        return -1;
     for (unsigned i = 0; i < lt->nconns; i++) {
         struct conn *c = &t->conns[i];
         c->fd = -1;
@@ -575,14 +628,15 @@ static void teardown(struct thr *t)
 {
     for (unsigned i = 0; t->conns && i < t->lt->nconns; i++) {
         struct conn *c = &t->conns[i];
-        if (c->fd >= 0)
-            close(c->fd);
+        close_conn_fd(c);
         half_page_free(c->out);
         free(c->hs);
     }
     free(t->conns);
     free(t->ts);
     half_page_free(t->rbuf);
+    if (t->tls_ctx)
+        load_tls_ctx_free(t->tls_ctx);
     if (t->ep >= 0)
         close(t->ep);
 }
@@ -649,6 +703,10 @@ void *load_thread_main(void *arg)
             uint32_t e = evs[i].events;
             if (c->state == CS_CONNECTING) {
                 on_connected(&t, c, now);
+                continue;
+            }
+            if (c->state == CS_TLS) {
+                on_tls(&t, c, now);
                 continue;
             }
             if (c->state == CS_DEAD || c->state == CS_IDLE)

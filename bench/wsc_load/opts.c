@@ -24,6 +24,7 @@ static void usage(FILE *f, const char *prog)
           "      --text             send text messages (default binary)\n"
           "      --raw              plain TCP: no handshake, no framing; S echoed bytes = one "
           "message\n"
+          "      --tls              wss: TLS 1.2 or 1.3 (the certificate is not verified)\n"
           "      --idle T           open the connections, hold them idle T seconds, close\n"
           "      --connect-timeout T  bound on connecting and handshaking (default 10)\n"
           "      --max-connecting N   connects in progress per thread (default 256)\n"
@@ -86,6 +87,7 @@ int load_opts_parse(struct load_opts *o, int argc, char **argv)
         O_PATH,
         O_TEXT,
         O_RAW,
+        O_TLS,
         O_IDLE,
         O_CTO,
         O_MAXC,
@@ -105,6 +107,7 @@ int load_opts_parse(struct load_opts *o, int argc, char **argv)
         {"path", required_argument, NULL, O_PATH},
         {"text", no_argument, NULL, O_TEXT},
         {"raw", no_argument, NULL, O_RAW},
+        {"tls", no_argument, NULL, O_TLS},
         {"idle", required_argument, NULL, O_IDLE},
         {"connect-timeout", required_argument, NULL, O_CTO},
         {"max-connecting", required_argument, NULL, O_MAXC},
@@ -167,6 +170,9 @@ int load_opts_parse(struct load_opts *o, int argc, char **argv)
             break;
         case O_TEXT:
             o->text = true;
+            break;
+        case O_TLS:
+            o->tls = true;
             break;
         case O_RAW:
             o->raw = true;

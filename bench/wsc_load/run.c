@@ -242,7 +242,7 @@ int wsc_load_main(int argc, char **argv)
     double self_per_msg = tot.messages ? (double)(self1 - self0) / (double)tot.messages : -1;
     uint64_t p50 = hist_quantile(&tot.lat, 0.50), p99 = hist_quantile(&tot.lat, 0.99);
     uint64_t p999 = hist_quantile(&tot.lat, 0.999);
-    const char *mode = o.raw ? "raw" : o.idle >= 0 ? "idle" : "ws";
+    const char *mode = o.raw ? "raw" : o.idle >= 0 ? "idle" : o.tls ? "wss" : "ws";
 
     if (o.json) {
         printf("{\"mode\":\"%s\",\"conns\":%u,\"opened\":%u,\"size\":%llu,\"depth\":%u,"

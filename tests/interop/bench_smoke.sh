@@ -153,6 +153,21 @@ if [ -x "$BIN/echo_server" ]; then
     else
         bad "echo_server --threads 0 starts"
     fi
+    # wss: the load generator's TLS against the server's.
+    if openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -subj /CN=localhost -keyout "$TMP/key.pem" -out "$TMP/cert.pem" >/dev/null 2>&1; then
+        p=$(free_port)
+        if start echo_server_tls "$p" "$BIN/echo_server" --port "$p" --address 127.0.0.1 \
+            --max-message 4194304 --tls-cert "$TMP/cert.pem" --tls-key "$TMP/key.pem"; then
+            load "echo_server wss, 20 x 16 B" --tls -p "$p" -c 20 -s 16
+            load "echo_server wss, 4 x 1 MiB, depth 2" --tls -p "$p" -c 4 -s 1m -d 2
+            load "echo_server wss, 10 x 16 B text, depth 16" --tls -p "$p" -c 10 -s 16 -d 16 --text
+        else
+            bad "echo_server --tls-cert starts"
+        fi
+    else
+        bad "openssl makes a certificate"
+    fi
 else
     echo "skip echo_server (not built in $BIN)"
 fi
