@@ -1,12 +1,18 @@
 /* echo_client: sends each line of standard input as a text message to a WebSocket server and prints
  * every message it receives on its own line.
  *
- *     echo_client [--no-verify] [--ca FILE] ws://host[:port]/path
+ *     echo_client [--no-verify] [--ca FILE] [--deflate] ws://host[:port]/path
  *     echo_client wss://example.com/chat < lines.txt
+ *     echo_client --echo [--deflate] ws://host[:port]/path
  *
  * When standard input ends it waits for as many messages as it sent (the echoes), then runs the
  * close handshake and exits 0 if the handshake completed. The read loop runs in the main thread
- * while a second thread sends the lines: wsc client writes and close are thread-safe. */
+ * while a second thread sends the lines: wsc client writes and close are thread-safe.
+ *
+ * --deflate offers permessage-deflate (every message compressed when it is agreed). --echo turns
+ * it around: every text and binary message from the server goes back unchanged (same type), pings
+ * are answered and so is the close handshake; it exits 0 when the server closes cleanly. That is
+ * how conformance suites drive a client. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +57,15 @@ static void on_close(wsc_client *c, void *user)
     s->ended = true;
     pthread_cond_broadcast(&s->cond);
     pthread_mutex_unlock(&s->mu);
+}
+
+/* --echo: the message goes back as it came. */
+static int on_echo(wsc_client *c, void *user, const wsc_msg *msg)
+{
+    (void)user;
+    int rc = wsc_client_write(c, msg->type, msg->data, msg->len);
+    /* The server may close right after its last message: a closed connection is no failure. */
+    return rc == WSC_ECLOSED ? 0 : rc;
 }
 
 static void *sender(void *arg)
@@ -100,8 +115,8 @@ static int usage(const char *msg)
 {
     if (msg)
         fprintf(stderr, "echo_client: %s\n", msg);
-    fprintf(stderr,
-            "usage: echo_client [--no-verify] [--ca FILE] ws://host[:port]/path | wss://...\n");
+    fprintf(stderr, "usage: echo_client [--no-verify] [--ca FILE] [--deflate] [--echo]\n"
+                    "                   ws://host[:port]/path | wss://...\n");
     return 2;
 }
 
@@ -110,6 +125,7 @@ int main(int argc, char **argv)
     /* Messages up to 16 MiB (the library's default cap is 64 KiB). */
     wsc_client_config cfg = {.max_size = 16u << 20};
     const char *url = NULL;
+    bool echo = false;
 
     for (int i = 1; i < argc; i++) {
         if (i == argc - 1 && argv[i][0] != '-') {
@@ -119,7 +135,9 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--ca") == 0 && i + 1 < argc - 1) {
             cfg.ca_file = argv[++i];
         } else if (strcmp(argv[i], "--deflate") == 0) {
-            return usage("--deflate: permessage-deflate is not supported yet");
+            cfg.deflate.enabled = true;
+        } else if (strcmp(argv[i], "--echo") == 0) {
+            echo = true;
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             usage(NULL);
             return 0;
@@ -136,6 +154,15 @@ int main(int argc, char **argv)
     if (!c) {
         fprintf(stderr, "echo_client: %s: %s (%s)\n", url, err.message, wsc_err_name(err.code));
         return 1;
+    }
+
+    if (echo) {
+        wsc_client_handler eh = {.message = on_echo};
+        int erc = wsc_client_read_loop(c, &eh, NULL);
+        if (erc)
+            fprintf(stderr, "echo_client: %s\n", wsc_strerror(erc));
+        wsc_client_free(c);
+        return erc ? 1 : 0;
     }
 
     struct state s = {.c = c};

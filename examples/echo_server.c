@@ -3,12 +3,16 @@
  *   echo_server [--port N] [--address A] [--unix PATH] [--workers N] [--threads N] [--blocking]
  *               [--small-pool N] [--max-message N] [--idle-timeout S]
  *               [--tls-cert F --tls-key F [--tls-client-ca F]]
+ *               [--deflate [--deflate-no-takeover] [--deflate-shared]]
  *
  * Listens on 127.0.0.1:9224 by default. --threads 0 runs the handler inline on the worker threads
  * (no hand-off). --idle-timeout S pings a client silent for S/2 seconds and closes one silent for S
  * (default 120; 0: never). --tls-cert and --tls-key (PEM files) serve wss:// instead of ws://;
  * --tls-client-ca admits only clients with a certificate issued by a CA in that PEM file. SIGHUP
- * reads the certificate files again (renewal) without dropping a connection.
+ * reads the certificate files again (renewal) without dropping a connection. --deflate accepts
+ * permessage-deflate and compresses every message (no threshold); --deflate-no-takeover also asks
+ * the client for no context takeover in both directions, --deflate-shared compresses with one
+ * stream per worker (no context takeover for the server's messages).
  *
  * SIGTERM or SIGINT shuts it down gracefully: no new connections, close 1001 to every client after
  * what was queued for it, and up to SHUTDOWN_MS for the clients to answer; a second one stops at
@@ -103,7 +107,10 @@ static void usage(const char *argv0)
         "    (default 120; 0: never)\n"
         "          [--tls-cert F --tls-key F [--tls-client-ca F]]\n"
         "  --tls-cert, --tls-key: PEM certificate chain and key: serve wss:// (SIGHUP reloads)\n"
-        "  --tls-client-ca F: require client certificates issued by a CA in F\n",
+        "  --tls-client-ca F: require client certificates issued by a CA in F\n"
+        "          [--deflate [--deflate-no-takeover] [--deflate-shared]]\n"
+        "  --deflate: permessage-deflate, every message compressed; --deflate-no-takeover: no\n"
+        "    context takeover either way; --deflate-shared: one compressor per worker\n",
         argv0);
 }
 
@@ -130,6 +137,19 @@ int main(int argc, char **argv)
         long long n = 0;
         if (strcmp(a, "--blocking") == 0) {
             cfg.blocking = true;
+            continue;
+        }
+        if (strcmp(a, "--deflate") == 0) {
+            cfg.deflate.enabled = true;
+            continue;
+        }
+        if (strcmp(a, "--deflate-no-takeover") == 0) {
+            cfg.deflate.server_no_context_takeover = true;
+            cfg.deflate.client_no_context_takeover = true;
+            continue;
+        }
+        if (strcmp(a, "--deflate-shared") == 0) {
+            cfg.deflate.shared_compressor = true;
             continue;
         }
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {

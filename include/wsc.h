@@ -305,6 +305,45 @@ typedef struct wsc_handler {
  * and idle_timeout on (silent peers are pinged, then closed), and bound
  * what one peer can hold: max_message_size, max_buffered, max_conn (under
  * the descriptor limit), handshake.max_size. */
+/* permessage-deflate (RFC 7692), in wsc_server_config.deflate and
+ * wsc_client_config.deflate. Off by default; a zeroed field means its
+ * default. Compressed messages are inflated as they arrive and bounded by the
+ * receiving side's message limit while inflating: a message that would pass
+ * it closes with 1009 without being held whole, corrupt data closes with
+ * 1007. Without context takeover a connection holds zlib state only while a
+ * message is compressed or inflated; with it, a compressor (about 256 KiB at
+ * 15 window bits) and an inflater (about 40 KiB) per direction in use. */
+typedef struct wsc_deflate_config {
+    bool enabled;
+    size_t write_threshold;          /* smallest message that is compressed (text or
+                                        binary); 0: every message. Smaller ones, pings,
+                                        pongs, close and pre-framed frames go as they
+                                        are */
+    int level;                       /* zlib level 1..9: 6 (0 means the default) */
+    unsigned server_max_window_bits; /* 8..15: 15. Server: the largest window
+                                 it accepts for its own compressor; client: the
+                                 largest it offers the server (asked for below
+                                 15). wsc never compresses with fewer than 9 bits
+                                 (zlib's raw deflate cannot): a server asked for
+                                 8 declines the offer */
+    unsigned client_max_window_bits; /* 8..15: 15. Server: the largest window it
+                                 accepts for the client's compressor (asked for
+                                 below 15); client: the largest it offers for its
+                                 own */
+    bool server_no_context_takeover; /* server: always answer with it; client:
+                                 ask for it in the offer */
+    bool client_no_context_takeover; /* server: always answer with it; client:
+                                 offer it */
+    bool retain_write_buffer;        /* keep the compressed-output buffer between
+                                        messages (fewer allocations, more memory per
+                                        connection) */
+    bool shared_compressor;          /* server, epoll workers: answer every offer with
+                                        server_no_context_takeover, and compress with one
+                                        zlib stream per worker shared by its
+                                        connections (under a lock), so a connection
+                                        holds no compressor at all */
+} wsc_deflate_config;
+
 typedef struct wsc_server_config {
     int port;                /* 9882; WSC_PORT_EPHEMERAL: any free port */
     const char *address;     /* "127.0.0.1"; IPv4 or IPv6 literal ("::1") or
@@ -395,6 +434,7 @@ typedef struct wsc_server_config {
         int max_version;            /* WSC_TLS_1_3 (default) or WSC_TLS_1_2 */
         bool no_session_tickets;    /* every connection makes a full handshake */
     } tls;
+    wsc_deflate_config deflate; /* permessage-deflate: off */
 } wsc_server_config;
 
 /* Creates a server: validates cfg (WSC_ECONFIG with a message naming the
@@ -550,15 +590,25 @@ WSC_API int wsc_handshake_respond(wsc_handshake *hs, int status, const char *con
  * handlers, the handler pool, blocking mode, other threads. To pace a
  * producer, watch wsc_conn_buffered and the drain callback. */
 
-/* Sends one message. data is copied (or written) before return. */
+/* Sends one message. data is copied (or written) before return. With
+ * permessage-deflate negotiated, a text or binary message of at least
+ * deflate.write_threshold bytes is compressed first; compressed messages
+ * from every thread reach the peer in the order they were compressed. */
 WSC_API int wsc_conn_write(wsc_conn *conn, wsc_msg_type type, const void *data, size_t len);
 WSC_API int wsc_conn_write_text(wsc_conn *conn, const char *data, size_t len);
 WSC_API int wsc_conn_write_binary(wsc_conn *conn, const void *data, size_t len);
 WSC_API int wsc_conn_ping(wsc_conn *conn, const void *data, size_t len); /* len <= 125 */
 WSC_API int wsc_conn_pong(wsc_conn *conn, const void *data, size_t len); /* len <= 125 */
 /* Sends bytes that are already one or more complete frames (WSC_FRAME_TEXT,
- * wsc_frame_new). */
+ * wsc_frame_new). On a compressed connection they go as they are (frames
+ * without RSV1 are uncompressed messages). */
 WSC_API int wsc_conn_write_framed(wsc_conn *conn, const void *frame, size_t len);
+/* wsc_conn_write without compression, whatever permessage-deflate
+ * negotiated (already compressed data, say). */
+WSC_API int wsc_conn_write_uncompressed(wsc_conn *conn, wsc_msg_type type, const void *data,
+                                        size_t len);
+/* Whether permessage-deflate was negotiated on conn. */
+WSC_API bool wsc_conn_compressed(const wsc_conn *conn);
 /* Starts the close handshake with code (0: 1000) and reason (NULL or at
  * most 123 bytes of UTF-8). Returns WSC_EINVAL for a code that may not be
  * sent (section 7.4) or a bad reason. The close callback follows. A second
@@ -759,6 +809,11 @@ typedef struct wsc_client_config {
     bool no_idle_ping;          /* only the close at idle_timeout, no ping */
     bool no_utf8_check;         /* skip UTF-8 validation of text messages from the
                                    server (default: validate; invalid closes 1007) */
+    wsc_deflate_config deflate; /* permessage-deflate: off (shared_compressor is
+                                   ignored). When enabled, the handshake offers it
+                                   and checks the answer: one the client did not
+                                   offer or cannot accept fails with
+                                   WSC_EHANDSHAKE and a message saying why */
 } wsc_client_config;
 
 /* Connects (TCP, then TLS when cfg->tls). The handshake follows with
@@ -834,6 +889,15 @@ WSC_API void wsc_client_done(wsc_client *c, wsc_msg *msg);
 WSC_API int wsc_client_write(wsc_client *c, wsc_msg_type type, const void *data, size_t len);
 WSC_API int wsc_client_write_text(wsc_client *c, const char *data, size_t len);
 WSC_API int wsc_client_write_binary(wsc_client *c, const void *data, size_t len);
+/* wsc_client_write without permessage-deflate, whatever was negotiated. With
+ * it negotiated, the other writes compress text and binary messages of at
+ * least deflate.write_threshold bytes (an in-place write sends the
+ * compressed copy: data is then left unmasked). */
+WSC_API int wsc_client_write_uncompressed(wsc_client *c, wsc_msg_type type, const void *data,
+                                          size_t len);
+/* Whether permessage-deflate was negotiated. Thread-safety: any thread after
+ * the handshake returned. */
+WSC_API bool wsc_client_compressed(const wsc_client *c);
 WSC_API int wsc_client_write_ping(wsc_client *c, const void *data, size_t len);
 WSC_API int wsc_client_write_pong(wsc_client *c, const void *data, size_t len);
 /* Like wsc_client_write with no copy: masks data IN PLACE (the caller's

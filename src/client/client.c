@@ -30,6 +30,7 @@ static void client_destroy(wsc_client *c)
     wsc__iobuf_free(c->wbuf, c->wcap);
     free(c->host);
     free(c->protocol);
+    wsc__pmd_conn_free(c->pmd);
     free(c);
 }
 
@@ -98,10 +99,14 @@ WSC_API wsc_client *wsc_client_new(const wsc_client_config *cfg, wsc_err *err)
         wsc__err(err, WSC_ENOMEM, NULL);
         return NULL;
     }
+    if (wsc__pmd_settings_resolve(&cfg->deflate, &c->pmd_cfg, err) != 0) {
+        client_destroy(c);
+        return NULL;
+    }
     /* Text is validated as it arrives (section 8.1) unless no_utf8_check; the size cap is enforced
        on declared lengths before the payload is read (section 10.4). */
-    wsc__reader_init(&c->reader, WSC__ROLE_CLIENT, c->max_size,
-                     cfg->no_utf8_check ? 0 : WSC__READER_UTF8);
+    c->reader_flags = cfg->no_utf8_check ? 0u : WSC__READER_UTF8;
+    wsc__reader_init(&c->reader, WSC__ROLE_CLIENT, c->max_size, c->reader_flags);
 
     unsigned tmo =
         cfg->connect_timeout_ms ? cfg->connect_timeout_ms : WSC__CLIENT_CONNECT_TIMEOUT_MS;
@@ -158,13 +163,43 @@ static bool host_header(const wsc_client *c, char *out, size_t cap)
 /* Shortened for error messages: the value comes from the server. */
 #define SHOWN(n) (int)((n) > 60 ? 60 : (n))
 
+/* RFC 7692 5 and 7.1: the answer to our permessage-deflate offer, over every
+   Sec-WebSocket-Extensions line of the response head raw[0..raw_len). Sets up c->pmd when agreed.
+ */
+static int check_extensions(wsc_client *c, const wsc__pmd_params *offer, const char *raw,
+                            size_t raw_len, wsc_err *err)
+{
+    wsc__pmd_agreed ag = {0};
+    const char *v, *why;
+    size_t n, pos = 0;
+    while (wsc__hs_header_next(raw, raw_len, "sec-websocket-extensions", &pos, &v, &n))
+        if (wsc__pmd_client_check(offer, v, n, &ag, &why) != 0)
+            return wsc__err(err, WSC_EHANDSHAKE, "handshake: %s (the server answered \"%.*s\")",
+                            why, SHOWN(n), v);
+    if (!ag.on)
+        return 0;
+    c->pmd = wsc__pmd_conn_new(&c->pmd_cfg, ag.client_window_bits, ag.client_no_context_takeover,
+                               ag.server_window_bits, ag.server_no_context_takeover, NULL);
+    if (!c->pmd)
+        return wsc__err(err, WSC_ENOMEM, NULL);
+    /* RFC 7692 6: RSV1 now marks compressed messages. */
+    wsc__reader_init(&c->reader, WSC__ROLE_CLIENT, c->max_size, c->reader_flags | WSC__READER_RSV1);
+    return 0;
+}
+
 /* Section 4.1: a subprotocol in the answer must be one we offered (in opts->protocols, or in the
-   caller's own Sec-WebSocket-Protocol header), and extensions must not appear since we offer none.
-   On success c->protocol holds the chosen one (NULL: none). */
+   caller's own Sec-WebSocket-Protocol header), and an extension must be the permessage-deflate we
+   offered, if any. On success c->protocol holds the chosen one (NULL: none). */
 static int check_negotiation(wsc_client *c, const char *req, size_t req_len,
                              const wsc__http_response *r, wsc_err *err)
 {
-    if (r->extensions)
+    if (r->extensions && c->pmd_cfg.neg.enabled) {
+        wsc__pmd_params offer;
+        wsc__pmd_client_offer(&c->pmd_cfg.neg, &offer);
+        int rc = check_extensions(c, &offer, (const char *)c->rbuf, r->len, err);
+        if (rc)
+            return rc;
+    } else if (r->extensions)
         return wsc__err(err, WSC_EHANDSHAKE,
                         "handshake: the server accepted extension \"%.*s\" that "
                         "was not offered",
@@ -287,14 +322,40 @@ static int handshake(wsc_client *c, const char *path, const wsc_handshake_opts *
         extra = offer;
         extra_len = strlen(offer);
     }
+    /* RFC 7692 5: our permessage-deflate offer, after the caller's headers. */
+    char *with_ext = NULL;
+    wsc__pmd_params pmd_offer;
+    if (wsc__pmd_client_offer(&c->pmd_cfg.neg, &pmd_offer)) {
+        char text[WSC__PMD_TEXT_MAX];
+        size_t tl = wsc__pmd_format(&pmd_offer, text);
+        with_ext = malloc(extra_len + tl + 32);
+        if (!with_ext) {
+            free(offer);
+            return wsc__err(err, WSC_ENOMEM, NULL);
+        }
+        size_t k = 0;
+        if (extra_len) {
+            memcpy(with_ext, extra, extra_len);
+            k = extra_len;
+            if (k < 2 || memcmp(with_ext + k - 2, "\r\n", 2) != 0) {
+                memcpy(with_ext + k, "\r\n", 2);
+                k += 2;
+            }
+        }
+        k += (size_t)sprintf(with_ext + k, "Sec-WebSocket-Extensions: %s", text);
+        extra = with_ext;
+        extra_len = k;
+    }
     size_t cap = 256 + strlen(host) + strlen(path) + extra_len, len = 0;
     char *req = malloc(cap);
     if (!req) {
         free(offer);
+        free(with_ext);
         return wsc__err(err, WSC_ENOMEM, NULL);
     }
     int b = wsc__http_request_build(req, cap, &len, host, path, key, extra, extra_len);
     free(offer);
+    free(with_ext);
     if (b != 0) {
         free(req);
         return wsc__err(err, b == WSC__HS_EINVAL ? WSC_EINVAL : WSC_ENOMEM,

@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conn/conn_deflate.h"
 #include "io/tls.h"
 #include "mem/pool.h"
 #include "proto/reader.h"
@@ -80,6 +81,11 @@ struct wsc_client {
     wsc__transport *t;
     char *host; /* without brackets */
     char *protocol; /* the subprotocol the server chose, NULL: none (set by the handshake) */
+    wsc__pmd_settings pmd_cfg; /* permessage-deflate to offer (pmd_cfg.neg.enabled false: none) */
+    wsc__pmd_conn *pmd;        /* negotiated compression, set by the handshake (NULL: none); its
+                                  inflater is the reader's, its deflater wmu's */
+    bool inflating;        /* reader: the message in progress is compressed (assembled off rbuf) */
+    unsigned reader_flags; /* WSC__READER_* before negotiation */
     int port;
     bool tls;
     size_t max_size;
@@ -158,6 +164,8 @@ void wsc__client_mark_closed_locked(wsc_client *c, int rc);
  * WSC_ETIMEDOUT, WSC_EIO. */
 int wsc__client_send(wsc_client *c, unsigned opcode, void *data, size_t len, bool copy,
                      int64_t deadline);
+/* Or'ed into wsc__client_send's opcode: never compress this message. */
+enum { WSC__CLIENT_PLAIN = 0x100 };
 
 /* Records the first close frame of the connection (sent, or received when by_server), for
  * wsc_client_close_code. Caller holds mu. */

@@ -86,6 +86,12 @@ static uint8_t *msg_room(void *ctx, size_t have, size_t need, const uint8_t *chu
 {
     wsc_client *c = ctx;
     (void)have;
+    if (c->mmode == WSC__MB_NONE && c->inflating) {
+        /* Inflated bytes cannot share the read buffer with the compressed ones they come from. */
+        c->mlen = 0;
+        if (to_external(c, need) != 0)
+            return NULL;
+    }
     if (c->mmode == WSC__MB_NONE) {
         c->mmode = WSC__MB_RBUF;
         c->mstart = (size_t)(chunk - c->rbuf);
@@ -239,9 +245,24 @@ int wsc__client_read_msg(wsc_client *c, wsc_msg *msg, int64_t deadline, bool ans
             const wsc__asm_store store = {msg_room, c};
             uint8_t *data;
             size_t len;
-            enum wsc__asm_result r = wsc__asm_add(&c->mlen, &ev, &store, &data, &len);
+            enum wsc__asm_result r;
+            if (ev.rsv1) {
+                c->inflating = true;
+                r = wsc__asm_add_compressed(&c->mlen, &ev, &store, &c->pmd->in, c->max_size,
+                                            (c->reader_flags & WSC__READER_UTF8) != 0, &data, &len);
+                c->inflating = false;
+            } else {
+                r = wsc__asm_add(&c->mlen, &ev, &store, &data, &len);
+            }
             if (r == WSC__ASM_NOMEM)
                 return fail(c, WSC__CLOSE_INTERNAL, WSC_ENOMEM, "out of memory for a message");
+            /* RFC 7692 8.1: limits apply to the inflated message; corrupt data is invalid data. */
+            if (r == WSC__ASM_TOO_BIG)
+                return fail(c, WSC__CLOSE_TOO_BIG, WSC_ETOOBIG,
+                            "compressed message inflates past max_size");
+            if (r == WSC__ASM_INVALID)
+                return fail(c, WSC__CLOSE_INVALID_DATA, WSC_EPROTO,
+                            "compressed message corrupt or not UTF-8");
             if (r == WSC__ASM_MORE)
                 continue;
             /* Whole in one chunk, or assembled in the read buffer: it stays there until the next

@@ -2,6 +2,7 @@
  * close handshake. */
 #include <errno.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -77,9 +78,9 @@ static int write_masked_copy(wsc_client *c, const uint8_t *hdr, size_t hlen, con
     return rc;
 }
 
-/* Puts one masked frame on the wire (wmu held). */
-static int put_frame(wsc_client *c, unsigned opcode, void *data, size_t len, bool copy,
-                     int64_t deadline)
+/* Puts one masked frame on the wire (wmu held); rsv1: a compressed message (RFC 7692 6). */
+static int put_frame_rsv(wsc_client *c, unsigned opcode, bool rsv1, void *data, size_t len,
+                         bool copy, int64_t deadline)
 {
     uint8_t hdr[WSC__FRAME_HEADER_MAX];
     uint8_t key[4];
@@ -87,12 +88,55 @@ static int put_frame(wsc_client *c, unsigned opcode, void *data, size_t len, boo
     /* Section 5.3: a fresh, unpredictable key for every frame, so a script cannot choose the bytes
        that appear on the wire (the cache-poisoning attack of section 10.3). */
     wsc__mask_key_new(key);
-    size_t hlen = wsc__frame_header_build(hdr, opcode, true, false, len, key);
+    size_t hlen = wsc__frame_header_build(hdr, opcode, true, rsv1, len, key);
     if (copy)
         return write_masked_copy(c, hdr, hlen, data, len, key, deadline);
     wsc__mask(data, len, key, 0);
     struct iovec iov[2] = {{hdr, hlen}, {data, len}};
     return wsc__client_write_all(c, iov, 2, deadline);
+}
+
+static int put_frame(wsc_client *c, unsigned opcode, void *data, size_t len, bool copy,
+                     int64_t deadline)
+{
+    return put_frame_rsv(c, opcode, false, data, len, copy, deadline);
+}
+
+/* The compressed-output buffer (wmu held): the retained one, or one for this message. */
+static uint8_t *z_room(void *ctx, size_t have, size_t need)
+{
+    wsc__pmd_conn *p = ctx;
+    (void)have;
+    if (need <= p->wcap)
+        return p->wbuf;
+    uint8_t *b = realloc(p->wbuf, need);
+    if (!b)
+        return NULL;
+    p->wbuf = b;
+    p->wcap = need;
+    return b;
+}
+
+/* Compresses and sends one message (wmu held, so messages leave in the order their compression
+   saw them, as context takeover needs). */
+static int put_compressed(wsc_client *c, unsigned opcode, const void *data, size_t len,
+                          int64_t deadline)
+{
+    wsc__pmd_conn *p = c->pmd;
+    const wsc__pmd_sink sink = {z_room, p};
+    uint8_t *out;
+    size_t clen;
+    int rc;
+    if (wsc__deflate_message(&p->out, data, len, &sink, 0, &out, &clen) != 0)
+        rc = WSC_ENOMEM;
+    else
+        rc = put_frame_rsv(c, opcode, true, out, clen, false, deadline);
+    if (!p->retain) {
+        free(p->wbuf);
+        p->wbuf = NULL;
+        p->wcap = 0;
+    }
+    return rc;
 }
 
 /* Our close frame is out: wait for the answer (bounded). When it was the answer to the server's
@@ -177,6 +221,10 @@ static void unlock_writer(wsc_client *c, int64_t deadline)
 int wsc__client_send(wsc_client *c, unsigned opcode, void *data, size_t len, bool copy,
                      int64_t deadline)
 {
+    bool plain = opcode & WSC__CLIENT_PLAIN;
+    opcode &= 0xFu;
+    /* Set by the handshake, before any write. */
+    bool compress = c->pmd && !plain && !wsc__op_is_control(opcode) && len >= c->pmd->threshold;
     if (wsc__op_is_control(opcode) && len > WSC__CONTROL_MAX)
         return WSC_EINVAL;
     if (len && !data)
@@ -189,7 +237,7 @@ int wsc__client_send(wsc_client *c, unsigned opcode, void *data, size_t len, boo
         pthread_mutex_unlock(&c->wmu);
         return st == WSC__CS_NEW ? WSC_ESTATE : WSC_ECLOSED;
     }
-    if (copy && !wbuf_reserve(c, WSC__FRAME_HEADER_MAX + len)) {
+    if (copy && !compress && !wbuf_reserve(c, WSC__FRAME_HEADER_MAX + len)) {
         pthread_mutex_unlock(&c->wmu);
         return WSC_ENOMEM;
     }
@@ -207,7 +255,8 @@ int wsc__client_send(wsc_client *c, unsigned opcode, void *data, size_t len, boo
                                           false);
             pthread_mutex_unlock(&c->mu);
         }
-        rc = write_failed(c, put_frame(c, opcode, data, len, copy, deadline));
+        rc = write_failed(c, compress ? put_compressed(c, opcode, data, len, deadline)
+                                      : put_frame(c, opcode, data, len, copy, deadline));
         if (rc == 0 && opcode == WSC__OP_CLOSE)
             close_sent(c);
         /* Replies that came in while this frame was being written go right after it: a frame of
@@ -355,6 +404,21 @@ WSC_API int wsc_client_write_copy(wsc_client *c, wsc_msg_type type, const void *
 WSC_API int wsc_client_write_in_place(wsc_client *c, wsc_msg_type type, void *data, size_t len)
 {
     return write_frame(c, type, data, len, false);
+}
+
+WSC_API int wsc_client_write_uncompressed(wsc_client *c, wsc_msg_type type, const void *data,
+                                          size_t len)
+{
+    if (!c || (type != WSC_TEXT && type != WSC_BINARY))
+        return write_frame(c, type, (void *)data, len, true);
+    return wsc__client_send(c, (unsigned)type | WSC__CLIENT_PLAIN, (void *)data, len, true,
+                            WSC__NO_DEADLINE);
+}
+
+WSC_API bool wsc_client_compressed(const wsc_client *c)
+{
+    /* Set by the handshake before it returns; read only after that. */
+    return c && atomic_load(&c->state) != WSC__CS_NEW && c->pmd;
 }
 
 /* ---- the close code ---- */

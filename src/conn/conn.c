@@ -60,6 +60,7 @@ void wsc__conn_free(wsc_conn *c)
     wsc__conn_end_tls(c->tls);
     if (c->fd >= 0)
         close_socket(c->w, c->fd);
+    wsc__pmd_conn_free(c->pmd);
     free(c);
 }
 

@@ -32,6 +32,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "conn/conn_deflate.h"
 #include "conn/owner.h"
 #include "io/lock.h"
 #include "mem/arena.h"
@@ -67,6 +68,7 @@ typedef struct wsc__ctx {
     unsigned idle_timeout;      /* seconds of silence from the peer before close 1001; 0: off */
     bool idle_ping;             /* ping at half idle_timeout */
     bool keep_small;            /* dedicated small buffers: the read buffer stays with the conn */
+    wsc__pmd_settings pmd;      /* permessage-deflate (pmd.neg.enabled false: off) */
     /* Hands a job to the handler pool. force: close callbacks, never refused. Returns false when
        the backlog is full (the caller stalls: back pressure). NULL: callbacks run inline. */
     bool (*submit)(struct wsc__ctx *ctx, wsc_conn *c, bool force);
@@ -188,6 +190,9 @@ struct wsc_conn {
     bool msg_used;     /* [owner] the message buffer took bytes since the loop last looked */
     bool topics_ended; /* [topics] the connection ended: no more subscriptions (topics.c) */
     struct wsc__sub *subs; /* [topics] its subscriptions, under the server's topics mutex */
+    wsc__pmd_conn *pmd; /* permessage-deflate negotiated (NULL: not): set by the handshake before
+                           the 101 and before any write, freed with the connection (see
+                           conn_deflate.h for its fields' owners) */
     WSC__OWNER_FIELD             /* checked builds: the [owner] fields' owner (owner.h) */
 };
 
@@ -299,6 +304,19 @@ void wsc__conn_shut_if_drained(wsc_conn *c);
 void wsc__batch_begin(wsc_conn *c);
 void wsc__batch_end(wsc_conn *c);
 void wsc__batch_free(void);
+
+/* ---- permessage-deflate (conn_pmd.c; the codec's glue in conn_write.c) ---- */
+
+/* The handshake: answers the first acceptable offer (into hs's 101) and makes c->pmd. Returns 0
+   (accepted or not) or WSC_ENOMEM. [owner] */
+int wsc__conn_pmd_accept(wsc_conn *c, wsc_handshake *hs);
+/* wsc_conn_write when c->pmd is set: compresses what qualifies. Any thread. */
+int wsc__conn_pmd_write(wsc_conn *c, wsc_msg_type type, const void *data, size_t len);
+/* wsc_conn_write's own path, never compressing. Any thread. */
+int wsc__conn_write_plain(wsc_conn *c, wsc_msg_type type, const void *data, size_t len);
+/* Sends one built frame (hdr, then data) in order after this thread's earlier writes; with context
+   takeover straight through the lock, so that frames compressed in one order leave in it. */
+int wsc__conn_write_frame(wsc_conn *c, const uint8_t *hdr, size_t hl, const void *data, size_t len);
 
 /* ---- the loop context's side (loop.h) that needs the connection's fields ---- */
 

@@ -560,8 +560,22 @@ __attribute__((noinline)) static int write_any(wsc_conn *c, wsc_msg_type type, c
     return write_bytes(c, hdr, hl, data, len);
 }
 
+int wsc__conn_write_plain(wsc_conn *c, wsc_msg_type type, const void *data, size_t len)
+{
+    return write_any(c, type, data, len);
+}
+
+int wsc__conn_write_frame(wsc_conn *c, const uint8_t *hdr, size_t hl, const void *data, size_t len)
+{
+    if (!c->pmd->out.reset)
+        return send_locked(c, on_loop(c), hdr, hl, data, len);
+    return write_bytes(c, hdr, hl, data, len);
+}
+
 int wsc_conn_write(wsc_conn *c, wsc_msg_type type, const void *data, size_t len)
 {
+    if (c && c->pmd) /* permessage-deflate: one predictable branch when it is off */
+        return wsc__conn_pmd_write(c, type, data, len);
     /* An inline handler's small data frame, the common case: built where it will be sent from, with
        no call on the way (so this function saves no registers either). */
     if (c && (data || !len) && (type == WSC_TEXT || type == WSC_BINARY) && len <= SMALL_COPY_MAX) {

@@ -84,15 +84,20 @@ static bool on_data(wsc_conn *c, const wsc__event *ev, size_t used, uint8_t *bas
         c->msg_len = 0;
         return true;
     }
-    if (ev->first && ev->last) {
+    if (ev->first && ev->last && !ev->rsv1) {
         if (!c->w->ctx->submit && region != WSC__R_IN)
             return deliver_inline(c, ev);
         c->job_code = (uint16_t)ev->opcode;
         return job_in_place(c, WSC__JOB_MSG, ev->data, ev->len, base, pos, len, region);
     }
-    enum wsc__asm_result r = wsc__conn_add_chunk(c, ev);
-    if (r == WSC__ASM_NOMEM) {
-        wsc__conn_fail(c, WSC_CLOSE_INTERNAL);
+    enum wsc__asm_result r =
+        ev->rsv1 ? wsc__conn_add_compressed(c, ev) : wsc__conn_add_chunk(c, ev);
+    if (r >= WSC__ASM_NOMEM) {
+        /* RFC 7692 8.1 and RFC 6455 7.4.1: too big after inflating 1009, corrupt data or
+           invalid text 1007. */
+        wsc__conn_fail(c, r == WSC__ASM_TOO_BIG   ? WSC_CLOSE_TOO_BIG
+                          : r == WSC__ASM_INVALID ? WSC_CLOSE_INVALID_DATA
+                                                  : WSC_CLOSE_INTERNAL);
         return false;
     }
     if (r == WSC__ASM_MORE)

@@ -136,15 +136,19 @@ static char *build(const wsc_handshake *hs, int status, const wsc__hs_header *ex
 
 char *wsc__hs_response_101(const wsc_handshake *hs, size_t *len)
 {
-    if (!hs->protocol)
+    if (!hs->protocol && !hs->ext_len)
         return build(hs, 0, hs->res, hs->nres, len);
-    wsc__hs_header *all = malloc((hs->nres + 1) * sizeof *all);
+    wsc__hs_header *all = malloc((hs->nres + 2) * sizeof *all);
     if (!all)
         return NULL;
-    all[0] = (wsc__hs_header){"Sec-WebSocket-Protocol", 22, hs->protocol, hs->protocol_len};
+    size_t n = 0;
+    if (hs->protocol)
+        all[n++] = (wsc__hs_header){"Sec-WebSocket-Protocol", 22, hs->protocol, hs->protocol_len};
+    if (hs->ext_len)
+        all[n++] = (wsc__hs_header){"Sec-WebSocket-Extensions", 24, hs->ext, hs->ext_len};
     if (hs->nres)
-        memcpy(all + 1, hs->res, hs->nres * sizeof *all);
-    char *out = build(hs, 0, all, hs->nres + 1, len);
+        memcpy(all + n, hs->res, hs->nres * sizeof *all);
+    char *out = build(hs, 0, all, hs->nres + n, len);
     free(all);
     return out;
 }

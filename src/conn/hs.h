@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "deflate/pmd_negotiate.h"
 #include "mem/pool.h"
 #include "proto/handshake.h"
 #include "wsc.h"
@@ -24,6 +25,8 @@ struct wsc_handshake {
     wsc__hs_header *res;   /* extra response headers (copies) */
     size_t nres, max_res;
     const char *protocol;  /* the subprotocol init selected, in the request (NULL: none) */
+    char ext[WSC__PMD_TEXT_MAX]; /* the Sec-WebSocket-Extensions answer (ext_len 0: none) */
+    size_t ext_len;
     size_t protocol_len;
     char *url;             /* "/?q" for a target "ws://h?q" (req.url_slash), built when asked for */
     /* A plain request's answer (wsc_handshake_respond): status (0: none yet), then one

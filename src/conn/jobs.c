@@ -211,7 +211,12 @@ static void run_init(wsc_conn *c, const wsc__ctx *x)
         run_http(c, x);
         return;
     }
-    int rc = x->h.init ? x->h.init(hs, c, x->app, &c->user) : 0;
+    /* Before init, which may hand the connection to threads that write at once. */
+    int rc = x->pmd.neg.enabled ? wsc__conn_pmd_accept(c, hs) : 0;
+    if (rc == 0 && x->h.init)
+        rc = x->h.init(hs, c, x->app, &c->user);
+    else if (rc)
+        rc = 500;
     size_t n = 0;
     char *resp;
 

@@ -183,6 +183,13 @@ int wsc__wctx_init(wsc__wctx *w, wsc__ctx *ctx, bool blocking, size_t rbuf_size,
         wsc__iobuf_free(w->obuf, w->obuf_cap);
         return WSC_ENOMEM;
     }
+    /* Blocking mode has one connection per loop: nothing to share. */
+    if (!blocking && ctx->pmd.shared && !(w->pmd_shared = wsc__pmd_shared_new(ctx->pmd.level))) {
+        wsc__hs_scratch_free(w->scratch);
+        wsc__iobuf_free(w->rbuf, w->rbuf_cap);
+        wsc__iobuf_free(w->obuf, w->obuf_cap);
+        return WSC_ENOMEM;
+    }
     return 0;
 }
 
@@ -219,5 +226,7 @@ void wsc__wctx_destroy(wsc__wctx *w)
     wsc__arena_destroy(&w->arena);
     wsc__hs_scratch_free(w->scratch);
     w->scratch = NULL;
+    wsc__pmd_shared_free(w->pmd_shared);
+    w->pmd_shared = NULL;
     w->rbuf = w->obuf = NULL;
 }

@@ -62,6 +62,8 @@ typedef struct wsc__wctx {
     int deferred_fd;
     wsc_arena arena;   /* inline callbacks */
     wsc_handshake *scratch; /* inline callbacks: requests that arrive whole are parsed in rbuf */
+    struct wsc__pmd_shared *pmd_shared; /* epoll workers with deflate.shared_compressor: the
+                                           compressor their connections share (its own lock) */
 } wsc__wctx;
 
 /* The loop context of the calling thread (NULL on other threads): writes made on a connection's own

@@ -25,6 +25,9 @@ bool wsc__conn_keep_rest(wsc_conn *c, uint8_t *base, size_t from, size_t len, in
 /* Adds a message chunk to `msg` (proto/assembler.h); a complete message becomes the pending job.
    The loop, or the pool thread while BUSY. */
 enum wsc__asm_result wsc__conn_add_chunk(wsc_conn *c, const wsc__event *ev);
+/* The same for a chunk of a compressed message (ev->rsv1): inflated into `msg`, bounded by
+   max_message_size. */
+enum wsc__asm_result wsc__conn_add_compressed(wsc_conn *c, const wsc__event *ev);
 
 /* ---- frames.c ---- */
 

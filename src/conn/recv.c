@@ -155,6 +155,25 @@ enum wsc__asm_result wsc__conn_add_chunk(wsc_conn *c, const wsc__event *ev)
     return r;
 }
 
+enum wsc__asm_result wsc__conn_add_compressed(wsc_conn *c, const wsc__event *ev)
+{
+    wsc__owner_check(c);
+    const wsc__asm_store store = {msg_room, c};
+    uint8_t *data;
+    size_t len;
+    const wsc__ctx *x = c->w->ctx;
+    enum wsc__asm_result r =
+        wsc__asm_add_compressed(&c->msg_len, ev, &store, &c->pmd->in, x->max_message,
+                                (x->reader_flags & WSC__READER_UTF8) != 0, &data, &len);
+    if (r == WSC__ASM_DONE) {
+        c->job = WSC__JOB_MSG;
+        c->job_code = (uint16_t)ev->opcode;
+        c->job_data = data ? data : wsc__empty_payload;
+        c->job_len = len;
+    }
+    return r;
+}
+
 static bool can_read(const wsc_conn *c)
 {
     return c->state <= WSC__ST_DRAIN && !(c->flags & (WSC__F_BUSY | WSC__F_STALLED)) &&
@@ -173,9 +192,8 @@ static bool read_once(wsc_conn *c)
         dst = w->rbuf; /* only waiting for the FIN: discard */
         cap = w->rbuf_cap;
         region = -1;
-    } else if (c->msg.data && c->in_off == c->in_len && wsc__reader_in_message(&c->rd) &&
-               c->frame_rest >= MSG_TAIL_MIN &&
-               msg_reserve(c, c->msg_len + MSG_TAIL_MIN)) {
+    } else if (c->msg.data && !c->pmd && c->in_off == c->in_len && wsc__reader_in_message(&c->rd) &&
+               c->frame_rest >= MSG_TAIL_MIN && msg_reserve(c, c->msg_len + MSG_TAIL_MIN)) {
         /* The rest of a large frame goes straight to its place in the message. */
         dst = c->msg.data + c->msg_len;
         cap = c->msg.cap - c->msg_len;

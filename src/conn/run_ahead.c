@@ -27,16 +27,19 @@ static void run_ahead(wsc_conn *c, wsc_arena *arena)
         c->in_off += (uint32_t)used;
         if (ev.kind == WSC__EV_DATA) {
             wsc__conn_track_frame(c, &ev, used);
-            if (ev.first && ev.last) {
+            if (ev.first && ev.last && !ev.rsv1) {
                 c->job = WSC__JOB_MSG;
                 c->job_code = (uint16_t)ev.opcode;
                 c->job_data = ev.len ? ev.data : wsc__empty_payload;
                 c->job_len = ev.len;
             } else {
-                enum wsc__asm_result r = wsc__conn_add_chunk(c, &ev);
-                if (r == WSC__ASM_NOMEM) {
+                enum wsc__asm_result r =
+                    ev.rsv1 ? wsc__conn_add_compressed(c, &ev) : wsc__conn_add_chunk(c, &ev);
+                if (r >= WSC__ASM_NOMEM) {
                     c->job = WSC__JOB_FAIL;
-                    c->job_code = WSC_CLOSE_INTERNAL;
+                    c->job_code = r == WSC__ASM_TOO_BIG   ? WSC_CLOSE_TOO_BIG
+                                  : r == WSC__ASM_INVALID ? WSC_CLOSE_INVALID_DATA
+                                                          : WSC_CLOSE_INTERNAL;
                     return;
                 }
                 if (r == WSC__ASM_MORE)

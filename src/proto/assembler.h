@@ -1,6 +1,6 @@
 /* Message assembly: the reader's DATA chunks become whole messages. One implementation, used by
  * the server's connections, the client and the test helpers, and the one place where
- * permessage-deflate will inflate.
+ * permessage-deflate inflates (wsc__asm_add_compressed).
  *
  * I/O-free and storage-free: the caller owns the buffer the message is assembled in and lends it
  * through a wsc__asm_store; the assembler's own state is the byte count so far (the reader already
@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "deflate/pmd_codec.h"
 #include "proto/reader.h"
 
 /* Where a message is assembled. room returns the buffer holding the `have` bytes assembled so far
@@ -25,9 +26,11 @@ typedef struct wsc__asm_store {
 } wsc__asm_store;
 
 enum wsc__asm_result {
-    WSC__ASM_MORE,  /* the message goes on in later chunks */
-    WSC__ASM_DONE,  /* the message is complete: *data, *len */
-    WSC__ASM_NOMEM  /* the store had no room: fail the connection (1011, or 1009 over a limit) */
+    WSC__ASM_MORE,    /* the message goes on in later chunks */
+    WSC__ASM_DONE,    /* the message is complete: *data, *len */
+    WSC__ASM_NOMEM,   /* the store had no room: fail the connection (1011, or 1009 over a limit) */
+    WSC__ASM_TOO_BIG, /* compressed: the message inflates to more than the limit: 1009 */
+    WSC__ASM_INVALID  /* compressed: corrupt deflate data, or text that is not UTF-8: 1007 */
 };
 
 /* Adds the chunk of a DATA event to the message whose first *have bytes were assembled so far (0
@@ -37,5 +40,17 @@ enum wsc__asm_result {
  * message. */
 enum wsc__asm_result wsc__asm_add(size_t *have, const wsc__event *ev, const wsc__asm_store *st,
                                   uint8_t **data, size_t *len);
+
+/* Adds the chunk of a DATA event of a compressed message (ev->rsv1, RFC 7692 6.2) to the message
+ * whose first *have inflated bytes were assembled so far: the chunk is inflated by f into the store
+ * (room is called with the compressed chunk as `chunk`, which never lies in the store's buffer, so
+ * the store grows its buffer and does not start the message in place). The message is bounded by
+ * max (0: none) while inflating: over it, TOO_BIG with no more than max bytes asked of the store.
+ * utf8: a text message is checked once inflated (the reader cannot see inflated bytes). On DONE,
+ * *data and *len are the whole inflated message (data NULL when empty) and *have is 0 again. After
+ * NOMEM, TOO_BIG or INVALID the connection must fail. Thread-safety: one thread per message. */
+enum wsc__asm_result wsc__asm_add_compressed(size_t *have, const wsc__event *ev,
+                                             const wsc__asm_store *st, wsc__inflater *f, size_t max,
+                                             bool utf8, uint8_t **data, size_t *len);
 
 #endif

@@ -219,7 +219,13 @@ size_t wsc__reader_next_general(wsc__reader *r, uint8_t *buf, size_t len, wsc__e
            buffer or wait for more than the cap (10.4). The sum is kept in 64 bits without overflow.
          */
         uint64_t before = op == WSC__OP_CONT ? r->msg_size : 0;
-        if (plen > r->max - before)
+        uint64_t max = r->max;
+        /* A compressed message may be a little longer than what it inflates to (incompressible
+           data costs deflate 5 bytes per stored block of up to 64 KiB); the inflater holds the
+           inflated size to the exact cap (RFC 7692 8.1). */
+        if ((op == WSC__OP_CONT ? (r->frame & FR_RSV1) != 0 : rsv1) && max < UINT64_MAX / 2)
+            max += max / 64 + 64;
+        if (plen > max - before)
             return fail(r, E_TOO_BIG, ev);
     }
     if (len < hl)

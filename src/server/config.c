@@ -176,6 +176,9 @@ int wsc__config_resolve(const wsc_handler *h, const wsc_server_config *cfg, wsc_
 
     if (resolve_tls(c, out, err) != 0)
         return err ? err->code : WSC_ECONFIG;
+    int rc = wsc__pmd_settings_resolve(&c->deflate, &out->pmd, err);
+    if (rc)
+        return rc;
 
     if (c->unix_path) {
         if (!*c->unix_path)

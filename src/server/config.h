@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "conn/conn_deflate.h"
 #include "wsc.h"
 
 /* Every field resolved (no zero-means-default left). Strings are owned copies. */
@@ -27,6 +28,7 @@ typedef struct {
     size_t arena_size;
     size_t small_pool, small_size, large_pool, large_size;
     int tls_min_version, tls_max_version; /* when cfg->tls.cert_file is set */
+    wsc__pmd_settings pmd;
 } wsc__srv_config;
 
 /* Fills out from cfg (NULL: all defaults). Returns 0, or WSC_ECONFIG with a message naming the field,

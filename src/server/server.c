@@ -92,6 +92,7 @@ wsc_server *wsc_server_new(const wsc_handler *handler, const wsc_server_config *
         if (wsc__tls_server_new(&o, &x->tls, err) != 0)
             goto fail;
     }
+    x->pmd = c->pmd;
     /* OpenSSL initialises itself lazily (providers, configuration) on first use: pay that now, not
        in the first connection's handshake, and not in every measure of per-connection memory. */
     char accept[29];

@@ -121,8 +121,9 @@ def main():
 
         rc, out, err = run(["--bogus", url])
         check("unknown option is a usage error", rc == 2 and b"usage" in err)
-        rc, out, err = run(["--deflate", url])
-        check("--deflate is refused clearly", rc == 2 and b"not supported" in err)
+        rc, out, err = run(["--deflate", url], b"compressed\nhello hello hello\n")
+        check("--deflate: lines echoed over a compressed connection",
+              rc == 0 and out == b"compressed\nhello hello hello\n", err.decode())
         rc, out, err = run([])
         check("missing URL is a usage error", rc == 2)
         rc, out, err = run([url, "extra"])
