@@ -21,6 +21,7 @@
 #   BENCH_SCENARIOS="wss 100 x 16 B;wss 10 x 64 KiB"   only these scenarios (titles, ';' between)
 #   BENCH_SERVER_CPU=0 BENCH_LOAD_CPU=1, BENCH_PORT=19100 (first of the ports used)
 #   WSC_BENCH_BIN=build/bin   where the programs are
+#   BENCH_FANOUT=0        leave out the fan-out rows (bench/fanout.sh, which also runs alone)
 # Every process it starts is stopped by PID when it ends, also on error or ^C.
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -461,4 +462,10 @@ for s in "${ACTIVE[@]}"; do
     [[ "${NOTE[$s]:-}" == *exited* ]] && [[ $s == wsc-* ]] && status=1
 done
 for k in "${IDLE_ROWS[@]}"; do [ "${R[$k|idle]}" = fail ] && status=1; done
+
+# Fan-out (topics): its own servers and load, after the rest (BENCH_FANOUT=0 leaves it out).
+if [ "${BENCH_FANOUT:-1}" = 1 ]; then
+    echo
+    BENCH_PORT=$((PORT + 200)) WSC_BENCH_BIN="$BIN" bench/fanout.sh || status=1
+fi
 exit $status

@@ -625,9 +625,10 @@ WSC_API void wsc_conn_release(wsc_conn *conn);
 
 /* ---- topics (publish/subscribe) ----------------------------------------- */
 /* A server keeps named topics: connections subscribe, and a publish sends
- * one message to every subscriber. The message is framed once and the same
- * bytes are written to each subscriber through its ordinary write path, so
- * each subscriber is under max_buffered: one that does not read is closed
+ * one message to every subscriber. The message is framed once, into one
+ * reference-counted buffer: each subscriber is sent those bytes, and what
+ * its socket does not take at once is queued by reference, not copied.
+ * Each subscriber is under max_buffered: one that does not read is closed
  * with 1008 and never costs unbounded memory, while the others keep
  * receiving. Subscriptions end with the connection. Messages of one
  * publishing thread reach each subscriber in the order they were published.

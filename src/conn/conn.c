@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "conn/hs.h"
+#include "conn/shared.h"
 #include "conn/sock.h"
 #include "io/drain.h"
 #include "io/poller.h"
@@ -58,6 +59,7 @@ void wsc__conn_free(wsc_conn *c)
             wsc__hs_release(c->w->ctx->hs_pool, c->hs);
     }
     wsc__conn_end_tls(c->tls);
+    wsc__segs_drop(c);
     if (c->fd >= 0)
         close_socket(c->w, c->fd);
     wsc__pmd_conn_free(c->pmd);
@@ -248,6 +250,7 @@ void wsc__conn_finish(wsc_conn *c)
     c->tls = NULL;
     wsc__buffers_put(w->ctx->bufs, &c->out);
     c->out_off = c->out_len = 0;
+    wsc__segs_drop(c);
     wsc__lock_release(&c->lock);
     if (w->ctx->topics)
         wsc__topics_conn_end(w->ctx->topics, c); /* publishes no longer reach it */

@@ -46,6 +46,8 @@ struct wsc__topics;
 struct wsc__sub;
 struct wsc__tls_server;
 struct wsc__transport;
+struct wsc__seg;
+struct wsc__shared;
 
 /* Seconds to wait for the peer's side of the close handshake (its close frame, or its FIN after we
  * failed the connection) before the TCP connection is dropped. */
@@ -157,6 +159,8 @@ struct wsc_conn {
                                    it without the lock (the transport serialises its own calls) */
     wsc__buf out; /* [lock] outbound queue: bytes [out_off, out_len) not yet taken by the socket */
     uint32_t out_off, out_len; /* [lock] */
+    struct wsc__seg *seg_head, *seg_tail; /* [lock] the queue's rest, behind out (shared.h) */
+    size_t seg_bytes;                     /* [lock] bytes in it */
     uint8_t wflags;            /* [lock] WSC__WF_* */
     _Atomic uint8_t full;      /* [atomic] the queue holds more than max_buffered (changed under
                                   lock): the lock-free writes (span, batch) take the locked path */
@@ -281,6 +285,10 @@ void wsc__conn_run_pool_job(wsc_conn *c, wsc_arena *arena);
  * Returns 0, WSC_ECLOSED or WSC_EFULL. Caller holds c->lock. */
 int wsc__conn_out_locked(wsc_conn *c, bool with_span, const struct iovec *iov, int n, int accepted,
                          bool *overflow);
+/* Writes a shared frame (shared.h), in order with this thread's other writes to c, under the same
+ * rules as any write (accepted whole or refused whole; 1008 on a full queue): what the socket does
+ * not take at once is queued as a reference, not a copy. Any thread. */
+int wsc__conn_write_shared(wsc_conn *c, struct wsc__shared *f);
 /* Writes raw bytes (the handshake response) in order with everything else. Any thread. */
 int wsc__conn_send_raw(wsc_conn *c, const void *data, size_t len);
 /* The socket is writable again: sends what is queued. [loop] */

@@ -25,13 +25,14 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "conn/shared.h"
 #include "conn/sock.h"
 #include "io/poller.h"
 #include "proto/close.h"
 #include "proto/frame.h"
 #include "proto/utf8.h"
 
-enum { IOV_MAX_LOCAL = 4, BATCH_CAP = 65536 };
+enum { IOV_MAX_LOCAL = 4, IOV_SEGS = 16, BATCH_CAP = 65536 };
 
 /* A pool thread's gathered writes to the connection whose callbacks it runs (see batch_begin). */
 static WSC__THREAD_LOCAL struct {
@@ -43,6 +44,12 @@ static WSC__THREAD_LOCAL struct {
 static bool on_loop(const wsc_conn *c)
 {
     return wsc__tl_wctx == c->w && !c->w->blocking;
+}
+
+/* Caller holds the lock: bytes queued, in `out` and in segments behind it (shared.h). */
+static inline size_t queued_locked(const wsc_conn *c)
+{
+    return c->out_len - c->out_off + c->seg_bytes;
 }
 
 /* Caller holds the lock. Once the close frame is out, the write side is shut: the peer sees our
@@ -97,13 +104,28 @@ static size_t send_iov(wsc_conn *c, struct iovec *v, int k, size_t total)
     return sent;
 }
 
-/* Appends v[0..k) minus its first `skip` bytes to the queue. */
-static bool queue_append(wsc_conn *c, const struct iovec *v, int k, size_t total, size_t skip)
+/* Appends v[0..k) minus its first `skip` bytes to the queue. Behind segments, and for a shared
+   frame sh, as segments (sh's bytes by reference). */
+static bool queue_append(wsc_conn *c, const struct iovec *v, int k, size_t total, size_t skip,
+                         wsc__shared *sh)
 {
     size_t add = total - skip;
     size_t queued = c->out_len - c->out_off;
     if (add == 0)
         return true;
+    if (sh || c->seg_head) {
+        for (int i = 0; i < k; i++) {
+            if (skip >= v[i].iov_len) {
+                skip -= v[i].iov_len;
+                continue;
+            }
+            if (!wsc__segs_append(c, sh, (const uint8_t *)v[i].iov_base + skip,
+                                  v[i].iov_len - skip))
+                return false;
+            skip = 0;
+        }
+        return true;
+    }
     if (queued + add > UINT32_MAX)
         return false;
     if (c->out_off && c->out.cap - c->out_len < add) {
@@ -134,15 +156,15 @@ static bool queue_append(wsc_conn *c, const struct iovec *v, int k, size_t total
    the drain callback when it is. */
 static void queue_changed(wsc_conn *c)
 {
-    bool over = c->out_len - c->out_off > c->w->ctx->max_buffered;
+    bool over = queued_locked(c) > c->w->ctx->max_buffered;
     if (over)
         c->wflags |= WSC__WF_DRAIN;
     if (atomic_load_explicit(&c->full, memory_order_relaxed) != over)
         atomic_store_explicit(&c->full, over, memory_order_relaxed);
 }
 
-int wsc__conn_out_locked(wsc_conn *c, bool with_span, const struct iovec *iov, int n, int accepted,
-                         bool *overflow)
+static int out_locked(wsc_conn *c, bool with_span, const struct iovec *iov, int n, int accepted,
+                      bool *overflow, wsc__shared *sh)
 {
     struct iovec v[IOV_MAX_LOCAL];
     int k = 0;
@@ -150,12 +172,12 @@ int wsc__conn_out_locked(wsc_conn *c, bool with_span, const struct iovec *iov, i
 
     for (int i = accepted; i < n; i++)
         fresh += iov[i].iov_len;
-    if (fresh && c->out_len - c->out_off > c->w->ctx->max_buffered) {
+    if (fresh && queued_locked(c) > c->w->ctx->max_buffered) {
         /* Refused whole: what was accepted before still goes, in its order. */
         c->wflags |= WSC__WF_DRAIN;
         if (overflow)
             *overflow = true;
-        int rc = wsc__conn_out_locked(c, with_span, iov, accepted, accepted, NULL);
+        int rc = out_locked(c, with_span, iov, accepted, accepted, NULL, NULL);
         return rc ? rc : WSC_EFULL;
     }
     if (with_span && c->span_len) {
@@ -173,7 +195,7 @@ int wsc__conn_out_locked(wsc_conn *c, bool with_span, const struct iovec *iov, i
     if (c->wflags & WSC__WF_BROKEN)
         return WSC_ECLOSED;
 
-    size_t queued = c->out_len - c->out_off;
+    size_t queued = queued_locked(c);
     if (queued == 0) {
         struct iovec tmp[IOV_MAX_LOCAL];
         memcpy(tmp, v, sizeof v[0] * (size_t)k);
@@ -187,7 +209,7 @@ int wsc__conn_out_locked(wsc_conn *c, bool with_span, const struct iovec *iov, i
     }
     /* What the socket did not take keeps its order in the queue (a partly sent frame must be
        completed before anything else). */
-    if (!queue_append(c, v, k, total, sent)) {
+    if (!queue_append(c, v, k, total, sent, sh)) {
         c->wflags |= WSC__WF_BROKEN; /* out of memory: the stream cannot stay consistent */
         return WSC_ECLOSED;
     }
@@ -199,10 +221,16 @@ int wsc__conn_out_locked(wsc_conn *c, bool with_span, const struct iovec *iov, i
     return 0;
 }
 
+int wsc__conn_out_locked(wsc_conn *c, bool with_span, const struct iovec *iov, int n, int accepted,
+                         bool *overflow)
+{
+    return out_locked(c, with_span, iov, n, accepted, overflow, NULL);
+}
+
 size_t wsc__conn_queued(wsc_conn *c)
 {
     wsc__lock_acquire(&c->lock);
-    size_t n = c->out_len - c->out_off;
+    size_t n = queued_locked(c);
     wsc__lock_release(&c->lock);
     return n;
 }
@@ -210,7 +238,7 @@ size_t wsc__conn_queued(wsc_conn *c)
 bool wsc__conn_sent_all(wsc_conn *c)
 {
     wsc__lock_acquire(&c->lock);
-    bool done = c->out_len == c->out_off || c->fd < 0 || (c->wflags & WSC__WF_BROKEN);
+    bool done = queued_locked(c) == 0 || c->fd < 0 || (c->wflags & WSC__WF_BROKEN);
     wsc__lock_release(&c->lock);
     return done;
 }
@@ -248,7 +276,7 @@ static void after_close(wsc_conn *c)
 static bool flush_span_whole(wsc_conn *c)
 {
     if (atomic_load_explicit(&c->wstate, memory_order_relaxed) != WSC__W_OPEN ||
-        c->out_len != c->out_off || (c->wflags & WSC__WF_BROKEN) || c->fd < 0 ||
+        queued_locked(c) || (c->wflags & WSC__WF_BROKEN) || c->fd < 0 ||
         c->w->sync_writes)
         return false;
     ssize_t n = wsc__conn_send(c, c->w->obuf + c->span_off, c->span_len);
@@ -437,6 +465,32 @@ static int write_bytes(wsc_conn *c, const uint8_t *hdr, size_t hl, const void *d
     return send_locked(c, mine, hdr, hl, data, len);
 }
 
+int wsc__conn_write_shared(wsc_conn *c, wsc__shared *f)
+{
+    if (atomic_load_explicit(&c->wstate, memory_order_acquire) != WSC__W_OPEN)
+        return WSC_ECLOSED;
+    /* As send_locked, with f queued by reference: this thread's span or batch goes first. */
+    struct iovec iov[2];
+    int n = 0;
+    bool ovf = false, batch = tl_batch.c == c && tl_batch.len;
+    if (batch)
+        iov[n++] = (struct iovec){tl_batch.buf, tl_batch.len};
+    int accepted = n;
+    iov[n++] = (struct iovec){f->data, f->len};
+    wsc__lock_acquire(&c->lock);
+    int rc = WSC_ECLOSED;
+    if (atomic_load_explicit(&c->wstate, memory_order_relaxed) == WSC__W_OPEN)
+        rc = out_locked(c, on_loop(c), iov, n, accepted, &ovf, f);
+    if (ovf)
+        overflow_locked(c);
+    wsc__lock_release(&c->lock);
+    if (batch)
+        tl_batch.len = 0;
+    if (ovf)
+        after_close(c);
+    return rc;
+}
+
 void wsc__batch_begin(wsc_conn *c)
 {
     if (!tl_batch.buf && !(tl_batch.buf = malloc(BATCH_CAP)))
@@ -475,9 +529,24 @@ int wsc__conn_send_raw(wsc_conn *c, const void *data, size_t len)
 void wsc__conn_shut_if_drained(wsc_conn *c)
 {
     wsc__lock_acquire(&c->lock);
-    if (c->out_len == c->out_off)
+    if (queued_locked(c) == 0)
         after_drain(c);
     wsc__lock_release(&c->lock);
+}
+
+/* Caller holds the lock and `out` is empty: sends the segments behind it, as far as the socket
+   takes them. */
+static void flush_segs(wsc_conn *c)
+{
+    struct iovec v[IOV_SEGS];
+    while (c->seg_head && !(c->wflags & WSC__WF_BROKEN)) {
+        size_t bytes;
+        int k = wsc__segs_iov(c, v, IOV_SEGS, &bytes);
+        size_t sent = send_iov(c, v, k, bytes);
+        wsc__segs_consume(c, sent);
+        if (sent < bytes)
+            return;
+    }
 }
 
 void wsc__conn_on_writable(wsc_conn *c)
@@ -485,19 +554,23 @@ void wsc__conn_on_writable(wsc_conn *c)
     bool drained = false;
     wsc__lock_acquire(&c->lock);
     size_t queued = c->out_len - c->out_off;
-    if (queued) {
-        struct iovec v = {c->out.data + c->out_off, queued};
-        size_t sent = send_iov(c, &v, 1, queued);
-        c->out_off += (uint32_t)sent;
+    if (queued_locked(c)) {
+        if (queued) {
+            struct iovec v = {c->out.data + c->out_off, queued};
+            size_t sent = send_iov(c, &v, 1, queued);
+            c->out_off += (uint32_t)sent;
+        }
         if (c->out_off == c->out_len) {
             /* Idle connections hold no queue memory (a big buffer stays a moment for reuse). */
             c->out_off = c->out_len = 0;
-            if (!wsc__conn_keep(c, &c->out))
+            if (c->out.data && !wsc__conn_keep(c, &c->out))
                 wsc__buffers_put(c->w->ctx->bufs, &c->out);
-            after_drain(c);
+            flush_segs(c);
+            if (!c->seg_head)
+                after_drain(c);
         }
         queue_changed(c);
-        if ((c->wflags & WSC__WF_DRAIN) && c->out_len - c->out_off < c->w->ctx->max_buffered / 2) {
+        if ((c->wflags & WSC__WF_DRAIN) && queued_locked(c) < c->w->ctx->max_buffered / 2) {
             c->wflags &= (uint8_t)~WSC__WF_DRAIN;
             drained = atomic_load_explicit(&c->wstate, memory_order_relaxed) == WSC__W_OPEN;
         }

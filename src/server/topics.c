@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "conn/conn.h"
+#include "conn/shared.h"
 #include "server/server.h"
 
 /* One subscription: a node in its connection's list and a slot in its topic's array. */
@@ -238,11 +239,10 @@ int wsc__topics_publish(wsc__topics *t, const char *name, size_t len, wsc_msg_ty
 {
     if (type != WSC_TEXT && type != WSC_BINARY)
         return WSC_EINVAL;
-    /* Framed once: every subscriber gets these same bytes. */
-    wsc_framed f;
-    int rc = wsc_frame_new(&f, type, data, data_len);
-    if (rc)
-        return rc;
+    /* Framed once: every subscriber gets these same bytes, by reference when it has to queue them. */
+    wsc__shared *f = wsc__shared_frame(type, data, data_len);
+    if (!f)
+        return WSC_ENOMEM;
     wsc_conn *stack[SNAPSHOT_STACK], **to = stack;
     size_t k = 0;
     bool relayed = true;
@@ -251,7 +251,7 @@ int wsc__topics_publish(wsc__topics *t, const char *name, size_t len, wsc_msg_ty
     size_t n = tp ? tp->n : 0;
     if (n > SNAPSHOT_STACK && !(to = malloc(n * sizeof *to))) {
         pthread_mutex_unlock(&t->mu);
-        wsc_frame_free(&f);
+        wsc__shared_unref(f);
         return WSC_ENOMEM;
     }
     for (size_t i = 0; i < n; i++) {
@@ -268,13 +268,13 @@ int wsc__topics_publish(wsc__topics *t, const char *name, size_t len, wsc_msg_ty
     int accepted = 0;
     for (size_t i = 0; i < k; i++) {
         /* A refusal is that subscriber's own matter (closing, or too far behind: 1008). */
-        if (wsc_conn_write_framed(to[i], f.data, f.len) == 0)
+        if (wsc__conn_write_shared(to[i], f) == 0)
             accepted++;
         wsc__conn_unref(to[i]);
     }
     if (to != stack)
         free(to);
-    wsc_frame_free(&f);
+    wsc__shared_unref(f);
     return relayed ? accepted : WSC_ENORELAY;
 }
 

@@ -8,9 +8,10 @@
  * A publish frames the message once, then, under the mutex, takes a snapshot of the topic's
  * subscribers with each connection retained, and writes the same frame bytes to each outside the
  * mutex: a write may close its connection (1008 past max_buffered), and the close path takes the
- * mutex to drop the subscriptions. Each write goes through the connection's ordinary write path,
- * so max_buffered, the 1008 policy and the per-thread order of writes hold for publishes as for
- * any other write.
+ * mutex to drop the subscriptions. The frame is refcounted (conn/shared.h): sent straight from it,
+ * and what a subscriber's socket does not take is queued as a reference, not a copy. Each write
+ * follows the connection's write rules, so max_buffered, the 1008 policy and the per-thread order
+ * of writes hold for publishes as for any other write.
  *
  * A cluster module (cluster/redis.c) hooks in: it hears when a topic gets its first subscriber and
  * loses its last (to subscribe upstream only while someone listens here), and relays every local

@@ -6,7 +6,8 @@
  *
  * The handler obeys text commands from its clients: "sub T", "unsub T" (answered "rc N"),
  * "pub T text" (wsc_server_publish), "cpub T text" (wsc_conn_publish), "pubr T text" (publish,
- * then answer "rc N" with publish's result). Public API only; every wait is bounded. */
+ * then answer "rc N" with publish's result), "note T text" (writes text back to the sender).
+ * Public API only; every wait is bounded. */
 #include "../test.h"
 #include "ws_test_client.h"
 
@@ -80,6 +81,8 @@ static int on_message(wsc_conn *conn, void *user, const wsc_msg *msg)
         int rc = wsc_conn_publish(conn, topic, WSC_TEXT, text, tl);
         return rc < 0 ? rc : 0;
     }
+    if (strcmp(cmd, "note") == 0) /* an ordinary write, in order with the publishes */
+        return wsc_conn_write_text(conn, text ? text : "", tl);
     if (strcmp(cmd, "pubr") == 0)
         return reply_rc(conn, wsc_server_publish(srv, topic, WSC_TEXT, text, tl));
     return WSC_EINVAL;
@@ -343,6 +346,56 @@ static void slow_subscriber(wt_mode mode)
     EXPECT(wt_server_stop(&s, T_MS));
 }
 
+/* ---- a queue of shared frames with ordinary writes among them ---- */
+
+enum { QMSG = 16 * 1024, QCOUNT = 900 };
+
+/* A subscriber that reads only at the end: 9 MiB of publishes outgrow what the kernel holds for
+   it, so most are queued (by reference); an ordinary write to it (its own "note"), and further
+   publishes, queue behind them, and everything arrives in order. */
+static void queued_in_order(wt_mode mode)
+{
+    wt_server s;
+    wt_client c;
+    CHECK(start(&s, mode, 64u << 20));
+    CHECK(open_client(&c, s.port, "/", 4096));
+    CHECK(command(&c, "sub q", 0));
+    char *msg = malloc(QMSG);
+    CHECK(msg);
+    for (int i = 0; i < QCOUNT + 10; i++) {
+        if (i == QCOUNT) /* written when the server reads it: after s899, before or among the rest */
+            EXPECT(wt_send_text(&c, "note q between") == 0);
+        /* Every third one small: those are copied into the queue, the rest referenced. */
+        size_t len = i % 3 ? QMSG : 30;
+        int n = snprintf(msg, QMSG, "s%d ", i);
+        memset(msg + n, 'q', len - (size_t)n);
+        EXPECT_EQ_INT(wsc_server_publish(s.srv, "q", WSC_TEXT, msg, len), 1);
+    }
+    free(msg);
+    bool note_seen = false;
+    int next = 0;
+    while ((next < QCOUNT + 10 || !note_seen) && TEST_OK()) {
+        unsigned type;
+        uint8_t *d;
+        size_t n;
+        CHECK(wt_read_message(&c, &type, &d, &n, T_MS) == 0);
+        if (n == 7 && memcmp(d, "between", 7) == 0) {
+            EXPECT(!note_seen && next >= QCOUNT);
+            note_seen = true;
+        } else {
+            int seq = -1;
+            EXPECT(n == (next % 3 ? QMSG : 30) && sscanf((char *)d, "s%d ", &seq) == 1 &&
+                   seq == next);
+            next++;
+        }
+        free(d);
+    }
+    EXPECT(note_seen);
+    wt_close(&c);
+    EXPECT(wt_wait_int(&g_closed, 1, T_MS));
+    EXPECT(wt_server_stop(&s, T_MS));
+}
+
 /* ---- connections that come and go while publishes run ---- */
 
 enum { CHURN_ROUNDS = 150 };
@@ -446,6 +499,9 @@ TEST(publishers_keep_order_blocking) { publishers(WT_BLOCKING); }
 TEST(slow_subscriber_closed_by_policy_pool) { slow_subscriber(WT_EPOLL_POOL); }
 TEST(slow_subscriber_closed_by_policy_inline) { slow_subscriber(WT_EPOLL_INLINE); }
 TEST(slow_subscriber_closed_by_policy_blocking) { slow_subscriber(WT_BLOCKING); }
+TEST(queued_publishes_and_writes_keep_order_pool) { queued_in_order(WT_EPOLL_POOL); }
+TEST(queued_publishes_and_writes_keep_order_inline) { queued_in_order(WT_EPOLL_INLINE); }
+TEST(queued_publishes_and_writes_keep_order_blocking) { queued_in_order(WT_BLOCKING); }
 TEST(connections_churn_while_publishing_pool) { churn(WT_EPOLL_POOL); }
 TEST(connections_churn_while_publishing_inline) { churn(WT_EPOLL_INLINE); }
 TEST(connections_churn_while_publishing_blocking) { churn(WT_BLOCKING); }
