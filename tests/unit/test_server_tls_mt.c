@@ -4,7 +4,8 @@
  * required, optional and missing; a certificate reload while connections are open; a peer that
  * stalls in the TLS handshake; plain HTTP and garbage on the TLS port; a relay that forwards one
  * byte at a time (every partial read and write); a peer that stops reading while the server
- * writes (max_buffered holds, the connection ends, nothing leaks). */
+ * writes (max_buffered holds, the connection ends, nothing leaks); another thread writing while the
+ * loop reads the same connection. */
 #include "../test.h"
 
 #include <signal.h>
@@ -591,6 +592,96 @@ TEST(bad_peers_blocking)
 {
     CHECK(have_certs());
     bad_peers(WT_BLOCKING);
+}
+
+/* ---- writes from other threads while the loop reads ---- */
+
+static _Atomic(wsc_conn *) pushed_conn;
+
+static int push_after_init(wsc_conn *c, void *user, void *app)
+{
+    (void)user, (void)app;
+    wsc_conn_retain(c);
+    atomic_store(&pushed_conn, c);
+    return 0;
+}
+
+enum { PUSHES = 2000 };
+
+static void *pusher(void *arg)
+{
+    (void)arg;
+    wsc_conn *c;
+    while (!(c = atomic_load(&pushed_conn)))
+        wt_sleep_ms(1);
+    for (int i = 0; i < PUSHES; i++) {
+        char m[32];
+        int n = snprintf(m, sizeof m, "push %d", i);
+        if (wsc_conn_write(c, WSC_TEXT, m, (size_t)n) != 0)
+            break;
+    }
+    return NULL;
+}
+
+/* One SSL object, read by the loop and written by another thread at once: every message arrives
+   whole and in order on both streams (the transport serialises the OpenSSL calls). */
+static void concurrent_writes(wt_mode mode)
+{
+    wsc_server_config cfg;
+    wt_server s;
+    wsc_handler h = handler;
+    h.after_init = push_after_init;
+    tls_config(&cfg, mode);
+    atomic_store(&pushed_conn, NULL);
+    atomic_store(&closes, 0);
+    CHECK(wt_server_start(&s, &h, &cfg, NULL));
+    tt_conn t;
+    CHECK(tt_open(&t, s.port, NULL) == 0);
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, pusher, NULL) == 0);
+    for (int i = 0; i < PUSHES && TEST_OK(); i++) {
+        char m[32];
+        int n = snprintf(m, sizeof m, "echo %d", i);
+        EXPECT(tt_send(&t, 2, m, (size_t)n) == 0);
+    }
+    int next_push = 0, next_echo = 0;
+    while ((next_push < PUSHES || next_echo < PUSHES) && TEST_OK()) {
+        unsigned op;
+        uint8_t *d;
+        size_t len;
+        if (tt_recv(&t, &op, &d, &len) != 0) {
+            EXPECT(!"the stream ended early");
+            break;
+        }
+        char want[32];
+        int n = op == 1 ? snprintf(want, sizeof want, "push %d", next_push++)
+                        : snprintf(want, sizeof want, "echo %d", next_echo++);
+        EXPECT(len == (size_t)n && memcmp(d, want, len) == 0);
+        free(d);
+    }
+    pthread_join(th, NULL);
+    tt_close(&t);
+    EXPECT(wt_wait_int(&closes, 1, 10000));
+    wsc_conn_release(atomic_load(&pushed_conn));
+    EXPECT(wt_server_stop(&s, 15000));
+}
+
+TEST(concurrent_writes_pool)
+{
+    CHECK(have_certs());
+    concurrent_writes(WT_EPOLL_POOL);
+}
+
+TEST(concurrent_writes_inline)
+{
+    CHECK(have_certs());
+    concurrent_writes(WT_EPOLL_INLINE);
+}
+
+TEST(concurrent_writes_blocking)
+{
+    CHECK(have_certs());
+    concurrent_writes(WT_BLOCKING);
 }
 
 /* ---- partial reads and writes ---- */
