@@ -837,6 +837,35 @@ TEST(max_message_size)
     }
 }
 
+/* RFC 7692: a compressed message may be longer than the cap by deflate's overhead on data that
+   does not compress (max / 64 + 64 bytes); the inflater then holds the inflated size to the cap.
+   An uncompressed message on the same connection still gets the exact cap. */
+TEST(max_message_size_compressed)
+{
+    char p[1200];
+    memset(p, 'c', sizeof p);
+    for (int role = 0; role < 2; role++) {
+        struct bytes s = {0}, want = {0};
+        raw_frame(&s, 0xC2, p, 1079, ROLE_KEY(role), WT_LEN_MIN); /* 1000 + 15 + 64 */
+        log_msg(&want, WSC__OP_BINARY, true, (const uint8_t *)p, 1079);
+        raw_frame(&s, 0x41, p, 1000, ROLE_KEY(role), WT_LEN_MIN); /* fragmented, RSV1 first only */
+        raw_frame(&s, 0x80, p, 79, ROLE_KEY(role), WT_LEN_MIN);
+        log_msg(&want, WSC__OP_TEXT, true, (const uint8_t *)p, 1079);
+        log_end(&want, 0);
+        CHECK(check_all_modes(role, 1000, WSC__READER_RSV1, &s, &want));
+        s.n = want.n = 0;
+        raw_frame(&s, 0xC2, p, 1080, ROLE_KEY(role), WT_LEN_MIN);
+        s.n = role == WSC__ROLE_SERVER ? 8 : 4;
+        CHECK(expect_events_then_error(role, 1000, WSC__READER_RSV1, &s, &want, 1009));
+        s.n = want.n = 0;
+        raw_frame(&s, 0x82, p, 1001, ROLE_KEY(role), WT_LEN_MIN);
+        s.n = role == WSC__ROLE_SERVER ? 8 : 4;
+        CHECK(expect_events_then_error(role, 1000, WSC__READER_RSV1, &s, &want, 1009));
+        bytes_free(&s);
+        bytes_free(&want);
+    }
+}
+
 TEST(huge_declared_lengths_do_not_overflow)
 {
     /* Cap 2^63 - 1: 2^62 then 2^62 - 1 reach it exactly; a bigger second fragment must fail without
