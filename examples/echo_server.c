@@ -3,7 +3,7 @@
  *   echo_server [--port N] [--address A] [--unix PATH] [--workers N] [--threads N] [--blocking]
  *               [--small-pool N] [--max-message N] [--idle-timeout S]
  *               [--tls-cert F --tls-key F [--tls-client-ca F]]
- *               [--deflate [--deflate-no-takeover] [--deflate-shared]]
+ *               [--deflate [--deflate-no-takeover] [--deflate-shared] [--deflate-level N]]
  *
  * Listens on 127.0.0.1:9224 by default. --threads 0 runs the handler inline on the worker threads
  * (no hand-off). --idle-timeout S pings a client silent for S/2 seconds and closes one silent for S
@@ -12,7 +12,8 @@
  * reads the certificate files again (renewal) without dropping a connection. --deflate accepts
  * permessage-deflate and compresses every message (no threshold); --deflate-no-takeover also asks
  * the client for no context takeover in both directions, --deflate-shared compresses with one
- * stream per worker (no context takeover for the server's messages).
+ * stream per worker (no context takeover for the server's messages); --deflate-level N (1..9,
+ * default 6) is zlib's compression level.
  *
  * SIGTERM or SIGINT shuts it down gracefully: no new connections, close 1001 to every client after
  * what was queued for it, and up to SHUTDOWN_MS for the clients to answer; a second one stops at
@@ -108,7 +109,7 @@ static void usage(const char *argv0)
         "          [--tls-cert F --tls-key F [--tls-client-ca F]]\n"
         "  --tls-cert, --tls-key: PEM certificate chain and key: serve wss:// (SIGHUP reloads)\n"
         "  --tls-client-ca F: require client certificates issued by a CA in F\n"
-        "          [--deflate [--deflate-no-takeover] [--deflate-shared]]\n"
+        "          [--deflate [--deflate-no-takeover] [--deflate-shared] [--deflate-level N]]\n"
         "  --deflate: permessage-deflate, every message compressed; --deflate-no-takeover: no\n"
         "    context takeover either way; --deflate-shared: one compressor per worker\n",
         argv0);
@@ -173,6 +174,8 @@ int main(int argc, char **argv)
             cfg.thread_pool.count = n == 0 ? WSC_THREAD_POOL_INLINE : (int)n;
         } else if (strcmp(a, "--small-pool") == 0 && number(v, 0, 1 << 24, &n)) {
             cfg.buffers.small_pool = (size_t)n;
+        } else if (strcmp(a, "--deflate-level") == 0 && number(v, 1, 9, &n)) {
+            cfg.deflate.level = (int)n;
         } else if (strcmp(a, "--max-message") == 0 && number(v, 1, 1LL << 30, &n)) {
             cfg.max_message_size = (size_t)n;
         } else if (strcmp(a, "--idle-timeout") == 0 && number(v, 0, 1 << 30, &n)) {

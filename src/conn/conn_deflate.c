@@ -36,6 +36,14 @@ int wsc__pmd_settings_resolve(const wsc_deflate_config *cfg, wsc__pmd_settings *
     out->neg.enabled = true;
     out->neg.server_no_context_takeover = cfg->server_no_context_takeover || cfg->shared_compressor;
     out->neg.client_no_context_takeover = cfg->client_no_context_takeover;
+    out->compress_bits = 13;
+    if (cfg->compress_window_bits) {
+        if (cfg->compress_window_bits < WSC__PMD_DEFLATE_BITS_MIN ||
+            cfg->compress_window_bits > WSC__PMD_BITS_MAX)
+            return wsc__err(err, WSC_ECONFIG, "deflate.compress_window_bits must be 9..15 (got %u)",
+                            cfg->compress_window_bits);
+        out->compress_bits = (unsigned char)cfg->compress_window_bits;
+    }
     out->threshold = cfg->write_threshold;
     out->level = cfg->level ? cfg->level : DEFAULT_LEVEL;
     out->retain = cfg->retain_write_buffer;
@@ -69,6 +77,9 @@ wsc__pmd_conn *wsc__pmd_conn_new(const wsc__pmd_settings *st, unsigned our_windo
     if (!p)
         return NULL;
     wsc__inflater_init(&p->in, peer_window, peer_reset);
+    /* RFC 7692 7.1.2: the agreed size bounds our window; a smaller one is always valid. */
+    if (our_window > st->compress_bits)
+        our_window = st->compress_bits;
     wsc__deflater_init(&p->out, our_window, st->level, our_reset, false);
     /* The shared stream resets after each message: only for a connection without takeover. */
     p->shared = our_reset ? shared : NULL;

@@ -26,6 +26,7 @@
 typedef struct wsc__pmd_settings {
     wsc__pmd_config neg; /* what to accept or offer */
     size_t threshold;    /* smallest message compressed */
+    unsigned char compress_bits; /* the most window bits our compressor uses */
     int level;
     bool retain; /* keep the output buffer */
     bool shared; /* server: one compressor per worker */

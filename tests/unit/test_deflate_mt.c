@@ -273,10 +273,11 @@ TEST(bad_settings)
         {.enabled = true, .level = -1},
         {.enabled = true, .server_max_window_bits = 7},
         {.enabled = true, .client_max_window_bits = 16},
+        {.enabled = true, .compress_window_bits = 8},
     };
     const char *names[] = {"deflate.level", "deflate.level", "deflate.server_max_window_bits",
-                           "deflate.client_max_window_bits"};
-    for (size_t i = 0; i < 4; i++) {
+                           "deflate.client_max_window_bits", "deflate.compress_window_bits"};
+    for (size_t i = 0; i < 5; i++) {
         wt_config(&cfg, WT_EPOLL_POOL);
         cfg.deflate = bad[i];
         wsc_server *srv = wsc_server_new(&h, &cfg, &err);
