@@ -9,9 +9,11 @@
  * of it), so an echo costs no copy of our own and no allocation once the
  * queue has grown to the working size.
  *
- *   lws_echo [--port N] [--address A] [--tls-cert F --tls-key F]   (default 127.0.0.1:9226)
+ *   lws_echo [--port N] [--address A] [--tls-cert F --tls-key F] [--deflate]
+ *   (default 127.0.0.1:9226)
  * With a certificate and key (PEM) it serves wss through the TLS library libwebsockets was built
- * with (Debian's: OpenSSL).
+ * with (Debian's: OpenSSL). --deflate accepts permessage-deflate (the library's own RFC 7692
+ * extension).
  * SIGINT/SIGTERM stop it (exit status 0). */
 #include <libwebsockets.h>
 #include <signal.h>
@@ -137,10 +139,16 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
+/* permessage-deflate with the library's defaults, as its examples enable it. */
+static const struct lws_extension extensions[] = {
+    {"permessage-deflate", lws_extension_callback_pm_deflate, "permessage-deflate"},
+    {NULL, NULL, NULL},
+};
+
 int main(int argc, char **argv)
 {
     const char *addr = "127.0.0.1", *cert = NULL, *key = NULL;
-    int port = 9226;
+    int port = 9226, deflate = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--port") == 0 && i + 1 < argc)
             port = atoi(argv[++i]);
@@ -150,9 +158,11 @@ int main(int argc, char **argv)
             cert = argv[++i];
         else if (strcmp(argv[i], "--tls-key") == 0 && i + 1 < argc)
             key = argv[++i];
+        else if (strcmp(argv[i], "--deflate") == 0)
+            deflate = 1;
         else {
-            fprintf(stderr,
-                    "usage: lws_echo [--port N] [--address A] [--tls-cert F --tls-key F]\n");
+            fprintf(stderr, "usage: lws_echo [--port N] [--address A] [--tls-cert F --tls-key F] "
+                            "[--deflate]\n");
             return 2;
         }
     }
@@ -168,6 +178,8 @@ int main(int argc, char **argv)
     info.port = port;
     info.iface = addr;
     info.protocols = protocols;
+    if (deflate)
+        info.extensions = extensions;
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
     if (strchr(addr, ':'))
         info.options = 0;

@@ -19,6 +19,12 @@
 #                  lws-tls node-wss"   which servers to run (the *-tls and -wss ones serve wss,
 #                  with a certificate made here, and run only the wss scenarios)
 #   BENCH_SCENARIOS="wss 100 x 16 B;wss 10 x 64 KiB"   only these scenarios (titles, ';' between)
+#   BENCH_DEFLATE=1       the compression rows instead: echo of 1 KiB JSON-like text over 100
+#                         connections, wsc with compression off, on with context takeover, on
+#                         without, and with the shared compressor, beside libwebsockets and Node
+#                         ws with compression on (servers: wsc-json wsc-deflate wsc-deflate-nt
+#                         wsc-deflate-shared lws-deflate node-ws-deflate); also bytes on the wire
+#                         per echo, and idle memory after one echo per connection
 #   BENCH_SERVER_CPU=0 BENCH_LOAD_CPU=1, BENCH_PORT=19100 (first of the ports used)
 #   WSC_BENCH_BIN=build/bin   where the programs are
 #   BENCH_FANOUT=0        leave out the fan-out rows (bench/fanout.sh, which also runs alone)
@@ -45,6 +51,10 @@ JSONL="$OUT_DIR/results.jsonl"
 
 # name conns size depth [tls]: the wss scenarios run on the TLS servers only (and the others on the
 # plain ones: "100 x 16 B" and "10 x 64 KiB" are the wss rows' scale without TLS)
+DEFLATE=${BENCH_DEFLATE:-0}
+if [ "$DEFLATE" = 1 ]; then
+    SERVERS=${BENCH_SERVERS:-"raw-tcp wsc-json wsc-deflate wsc-deflate-nt wsc-deflate-shared lws-deflate node-ws-deflate"}
+fi
 SCENARIOS=(
     "100 x 16 B|100|16|1"
     "1,000 x 16 B|1000|16|1"
@@ -66,7 +76,20 @@ fi
 is_tls_server() { [[ $1 == *-tls* || $1 == *-wss ]]; }
 is_tls_scenario() { [[ $1 == *"|tls" ]]; }
 
+[ "$DEFLATE" = 1 ] && SCENARIOS=("100 x 1 KiB JSON|100|1024|1")
+
 log() { printf '%s\n' "$*" >&2; }
+
+# load_flags NAME: what the load generator offers each server in the compression rows.
+load_flags() {
+    [ "$DEFLATE" = 1 ] || return 0
+    case $1 in
+    raw-*) ;;
+    *-deflate-nt) echo "--json-payload --deflate-no-takeover" ;;
+    *-deflate*) echo "--json-payload --deflate" ;;
+    *) echo "--json-payload" ;;
+    esac
+}
 
 # ---- processes: every PID started is stopped at exit -------------------------
 PIDS=()
@@ -94,7 +117,7 @@ CFLAGS_BENCH=(-std=c11 -D_GNU_SOURCE -O2 -g)
 if [ ! -x "$BIN/wsc_load" ]; then
     log "bench: building $BIN/wsc_load"
     mkdir -p "$BIN"
-    cc "${CFLAGS_BENCH[@]}" -o "$BIN/wsc_load" bench/wsc_load/*.c -lssl -lcrypto -lpthread || exit 1
+    cc "${CFLAGS_BENCH[@]}" -o "$BIN/wsc_load" bench/wsc_load/*.c -lssl -lcrypto -lz -lpthread || exit 1
 fi
 if [ ! -x "$BIN/tcp_echo" ]; then
     log "bench: building $BIN/tcp_echo"
@@ -159,6 +182,16 @@ server_cmd() {
         echo "$BIN/echo_server --port $port --address 127.0.0.1 --max-message $MAX_MESSAGE $TLS_ARGS" ;;
     lws-tls) [ -x "$BIN/lws_echo" ] && echo "$BIN/lws_echo --port $port --address 127.0.0.1 $TLS_ARGS" ;;
     node-wss) have_node_ws && echo "node bench/node_ws_echo.js --port $port --address 127.0.0.1 $TLS_ARGS" ;;
+    wsc-json) [ -x "$BIN/echo_server" ] &&
+        echo "$BIN/echo_server --port $port --address 127.0.0.1 --threads 0" ;;
+    wsc-deflate) [ -x "$BIN/echo_server" ] &&
+        echo "$BIN/echo_server --port $port --address 127.0.0.1 --threads 0 --deflate" ;;
+    wsc-deflate-nt) [ -x "$BIN/echo_server" ] &&
+        echo "$BIN/echo_server --port $port --address 127.0.0.1 --threads 0 --deflate --deflate-no-takeover" ;;
+    wsc-deflate-shared) [ -x "$BIN/echo_server" ] &&
+        echo "$BIN/echo_server --port $port --address 127.0.0.1 --threads 0 --deflate --deflate-shared" ;;
+    lws-deflate) [ -x "$BIN/lws_echo" ] && echo "$BIN/lws_echo --port $port --address 127.0.0.1 --deflate" ;;
+    node-ws-deflate) have_node_ws && echo "node bench/node_ws_echo.js --port $port --address 127.0.0.1 --deflate" ;;
     *) false ;;
     esac
 }
@@ -176,6 +209,12 @@ server_label() {
     wsc-tls-pool) echo "wsc TLS, thread pool (4)" ;;
     lws-tls) v=$(pkg-config --modversion libwebsockets 2>/dev/null); echo "libwebsockets ${v%-} TLS" ;;
     node-wss) echo "Node $(node --version 2>/dev/null) ws, https" ;;
+    wsc-json) echo "wsc, inline, no compression" ;;
+    wsc-deflate) echo "wsc, deflate, takeover" ;;
+    wsc-deflate-nt) echo "wsc, deflate, no takeover" ;;
+    wsc-deflate-shared) echo "wsc, deflate, shared" ;;
+    lws-deflate) v=$(pkg-config --modversion libwebsockets 2>/dev/null); echo "lws ${v%-}, deflate" ;;
+    node-ws-deflate) echo "Node ws, deflate" ;;
     *) echo "$1" ;;
     esac
 }
@@ -255,6 +294,8 @@ run_one() {
     elif [ -n "$tls" ]; then
         return
     fi
+    # shellcheck disable=SC2207 # flags are single words
+    mode+=($(load_flags "$name"))
     if ! kill -0 "$pid" 2>/dev/null; then
         NOTE[$name]="server exited before '$title'"
         return
@@ -271,7 +312,8 @@ run_one() {
         return
     fi
     local m key v
-    for m in rate:msg_per_s mbps:mb_per_s p50:p50_us p99:p99_us cpu:server_cpu_us_per_msg; do
+    for m in rate:msg_per_s mbps:mb_per_s p50:p50_us p99:p99_us cpu:server_cpu_us_per_msg \
+        wire:wire_bytes_per_msg; do
         key=${m%%:*}
         v=$(jget "${m#*:}" "$line")
         V[$k|$key]+=" $v"
@@ -288,6 +330,9 @@ measure_idle() {
     local name=$1 port=$2 key=$1 mode=() out="$OUT_DIR/idle-$1.out"
     [[ $name == raw-* ]] && mode=(--raw)
     is_tls_server "$name" && mode=(--tls)
+    # shellcheck disable=SC2207 # flags are single words
+    mode+=($(load_flags "$name"))
+    [ "$DEFLATE" = 1 ] && [[ $name != raw-* ]] && mode+=(-s 1024)
     start_server "$name" "$port" "$OUT_DIR/server-$key-idle.log" || return 1
     sleep 0.2
     local rss0 rss1 opened lpid
@@ -352,7 +397,7 @@ for s in "${ACTIVE[@]}"; do
     for sc in "${SCENARIOS[@]}"; do
         IFS='|' read -r title _ <<<"$sc"
         k="$s|$title"
-        for m in rate mbps p50 p99 cpu; do
+        for m in rate mbps p50 p99 cpu wire; do
             # shellcheck disable=SC2086 # the values are a space-separated list
             R[$k|$m]=$(median ${V[$k|$m]:-})
             # The ratio is the median of the ratios of runs made back to back (run i of this server
@@ -442,8 +487,24 @@ if [ -n "${PID_OF[wsc-pool]:-}" ] && [ -n "${PID_OF[raw-handoff]:-}" ]; then
         echo "$line"
     done
 fi
+if [ "$DEFLATE" = 1 ]; then
+    echo
+    echo "bytes on the wire per echo: the server's frame, header included (median of the runs)"
+    for sc in "${SCENARIOS[@]}"; do
+        IFS='|' read -r title _ <<<"$sc"
+        for s in "${ACTIVE[@]}"; do
+            [[ $s == raw-* ]] && continue
+            printf '  %-40s %s\n' "$(server_label "$s")" "$(fmt_num "${R[$s|$title|wire]:-}")"
+        done
+    done
+fi
 echo
-echo "idle connections after the handshake: server RSS growth per connection (VmRSS after - before, / connections)"
+if [ "$DEFLATE" = 1 ]; then
+    echo "idle connections after the handshake and one compressed echo each (the row without"
+    echo "compression: the handshake only): server RSS growth per connection (VmRSS after - before, / connections)"
+else
+    echo "idle connections after the handshake: server RSS growth per connection (VmRSS after - before, / connections)"
+fi
 for k in "${IDLE_ROWS[@]}"; do
     printf '  %-40s %8s bytes  (%s connections)\n' "$(server_label "$k")" "${R[$k|idle]:-fail}" "${R[$k|idle_n]:-0}"
 done

@@ -35,6 +35,9 @@ struct load_opts {
     unsigned max_connecting; /* connects + handshakes in progress per thread (listen backlogs are
                                 finite) */
     bool text;               /* --text: text frames (payload is printable ASCII) */
+    bool json_payload;       /* --json-payload: text of JSON-like records (compressible) */
+    bool deflate;            /* --deflate: offer permessage-deflate, compress every message */
+    bool deflate_nt;         /* --deflate-no-takeover: ask for no context takeover both ways */
     bool raw;                /* --raw: plain TCP, no handshake, no framing */
     bool tls;                /* --tls: wss (TLS 1.2 or 1.3, the certificate not verified) */
     bool json;               /* --json: one JSON line instead of the report */
@@ -50,6 +53,7 @@ struct run_ctl {
     _Atomic int phase;       /* enum run_phase, written by the main thread only */
     _Atomic unsigned ready;  /* load threads whose connect phase is over */
     _Atomic unsigned opened; /* connections open (handshake done), all threads */
+    _Atomic unsigned echoed; /* --idle with --deflate: connections whose one echo came back */
     int64_t run_start_ns;    /* set before phase becomes PHASE_RUN (release/acquire on phase) */
 };
 
@@ -58,6 +62,7 @@ enum err_kind { ERR_CONNECT, ERR_HANDSHAKE, ERR_VERIFY, ERR_PROTOCOL, ERR_CLOSED
 struct thread_result {
     uint64_t messages; /* echoes completed in the measured window */
     uint64_t bytes;    /* payload bytes of those echoes */
+    uint64_t wire;     /* bytes of the server's frames for those echoes (headers included) */
     uint64_t errors[ERR_KINDS];
     unsigned opened;       /* connections that completed their handshake */
     int64_t end_ns;        /* when this thread stopped counting */

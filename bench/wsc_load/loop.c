@@ -19,6 +19,7 @@
 #include "../half_page.h"
 #include "load.h"
 #include "wire.h"
+#include "zdeflate.h"
 
 #define RBUF_SIZE (256u * 1024u)
 #define RBUF_HEAD 160u /* room to put a carried partial frame in front of new bytes */
@@ -57,6 +58,13 @@ struct conn {
     char accept[29];
     uint8_t carry[WIRE_MAX_CONTROL];
     uint8_t pong[125];
+    /* permessage-deflate (--deflate) */
+    struct wire_pmd pmd; /* what the server agreed to */
+    bool rx_rsv1;        /* the echo in progress is compressed */
+    void *zd, *zi;       /* zlib streams, made on first use */
+    uint8_t *zin;        /* the echo's payload, gathered to be inflated and checked whole */
+    size_t zin_len, zin_cap;
+    uint64_t rx_wire; /* bytes of the server's frames for the echo in progress */
 };
 
 struct thr {
@@ -74,6 +82,9 @@ struct thr {
     bool counting;    /* phase RUN: completions are measured */
     int64_t deadline; /* end of the measured window (when counting) */
     void *tls_ctx;    /* --tls */
+    uint8_t *plain;   /* --deflate: one message's payload (size + 1 bytes) */
+    uint8_t *comp;    /* --deflate: one compressed message (comp_cap bytes) */
+    size_t comp_cap;
 };
 
 /* The socket calls, through TLS with --tls. */
@@ -122,6 +133,40 @@ static void fail(struct thr *t, struct conn *c, enum err_kind kind, const char *
     c->hs = NULL;
 }
 
+/* The most a compressed message of n bytes takes (stored blocks for incompressible data). */
+static size_t comp_bound(uint64_t n)
+{
+    return (size_t)(n + n / 64 + 64);
+}
+
+/* --deflate: the whole message compressed into the out buffer, with its header (RSV1). Returns
+   false when the out buffer has no room yet. */
+static bool fill_compressed(struct thr *t, struct conn *c, int64_t now)
+{
+    const struct load_opts *o = t->o;
+    if (c->out_cap - c->out_tail < WIRE_MAX_HEADER + comp_bound(o->size))
+        return false;
+    payload_copy(t->plain, (size_t)o->size, payload_start(c->id, c->sent), 0, NULL);
+    size_t clen;
+    if (zd_compress(&c->zd, t->plain, (size_t)o->size, t->comp, t->comp_cap, &clen,
+                    c->pmd.client_nct) != 0) {
+        fail(t, c, ERR_PROTOCOL, "deflate failed");
+        return false;
+    }
+    uint64_t k = wire_rand(&t->rng);
+    uint8_t key[4];
+    memcpy(key, &k, 4);
+    unsigned op = (o->text ? OP_TEXT : OP_BINARY) | 0x40u;
+    size_t h = wire_frame_header(c->out + c->out_tail, op, clen, key);
+    uint8_t *dst = c->out + c->out_tail + h;
+    for (size_t i = 0; i < clen; i++)
+        dst[i] = t->comp[i] ^ key[i & 3u];
+    c->out_tail += (uint32_t)(h + clen);
+    c->ts[c->sent % o->depth] = now;
+    c->sent++;
+    return true;
+}
+
 static void set_out(struct thr *t, struct conn *c, bool on)
 {
     if (c->want_out == on)
@@ -161,8 +206,13 @@ static void fill(struct thr *t, struct conn *c, int64_t now)
                 c->pong_pending = false;
                 continue;
             }
-            if (!t->sending || c->sent - c->done >= o->depth)
+            if (!t->sending || c->sent - c->done >= o->depth || (o->idle >= 0 && c->sent))
                 return;
+            if (c->pmd.on) {
+                if (!fill_compressed(t, c, now))
+                    return;
+                continue;
+            }
             if (!o->raw) {
                 if (space < WIRE_MAX_HEADER)
                     return;
@@ -221,10 +271,13 @@ static void pump(struct thr *t, struct conn *c, int64_t now)
 static void complete(struct thr *t, struct conn *c, int64_t now)
 {
     uint64_t seq = c->done++;
+    if (t->o->idle >= 0)
+        atomic_fetch_add_explicit(&t->lt->ctl->echoed, 1, memory_order_relaxed);
     if (t->counting && now < t->deadline) {
         struct thread_result *r = &t->lt->res;
         r->messages++;
         r->bytes += t->o->size;
+        r->wire += c->rx_wire;
         int64_t d = now - c->ts[seq % t->o->depth];
         hist_add(&r->lat, d > 0 ? (uint64_t)d : 0);
     }
@@ -295,6 +348,29 @@ static bool rx_control(struct thr *t, struct conn *c, const struct wire_frame *f
     return false;
 }
 
+/* --deflate: the echo is whole; inflated (when compressed) and checked against what was sent. */
+static bool rx_compressed_done(struct thr *t, struct conn *c)
+{
+    const struct load_opts *o = t->o;
+    const uint8_t *msg = c->zin;
+    size_t len = c->zin_len;
+    if (c->rx_rsv1) {
+        if (zd_inflate(&c->zi, c->zin, c->zin_len, t->plain, (size_t)o->size + 1, &len,
+                       c->pmd.server_nct) != 0) {
+            fail(t, c, ERR_VERIFY, "echo %llu does not inflate to at most %llu bytes",
+                 (unsigned long long)c->done, (unsigned long long)o->size);
+            return false;
+        }
+        msg = t->plain;
+    }
+    if (len != o->size || !payload_check(msg, len, payload_start(c->id, c->done), 0)) {
+        fail(t, c, ERR_VERIFY, "echo %llu differs from what was sent (%zu bytes, sent %llu)",
+             (unsigned long long)c->done, len, (unsigned long long)o->size);
+        return false;
+    }
+    return true;
+}
+
 /* Consumes frames from p[0..n). Returns the bytes consumed (the rest is a
  * partial header or control frame to carry), or SIZE_MAX after a failure. */
 static size_t rx_ws(struct thr *t, struct conn *c, uint8_t *p, size_t n, int64_t now)
@@ -304,7 +380,11 @@ static size_t rx_ws(struct thr *t, struct conn *c, uint8_t *p, size_t n, int64_t
     while (i < n) {
         if (c->rx_left > 0) {
             size_t take = n - i < c->rx_left ? n - i : (size_t)c->rx_left;
-            if (!rx_payload(t, c, p + i, take))
+            if (c->pmd.on) {
+                memcpy(c->zin + c->zin_len, p + i, take);
+                c->zin_len += take;
+                c->rx_off += take;
+            } else if (!rx_payload(t, c, p + i, take))
                 return SIZE_MAX;
             i += take;
             c->rx_left -= take;
@@ -313,7 +393,8 @@ static size_t rx_ws(struct thr *t, struct conn *c, uint8_t *p, size_t n, int64_t
         } else {
             struct wire_frame f;
             char err[120];
-            int r = wire_frame_parse(p + i, n - i, &f, err, sizeof err);
+            int r = c->pmd.on ? wire_frame_parse_rsv1(p + i, n - i, &f, err, sizeof err)
+                              : wire_frame_parse(p + i, n - i, &f, err, sizeof err);
             if (r < 0) {
                 fail(t, c, ERR_PROTOCOL, "%s", err);
                 return SIZE_MAX;
@@ -344,14 +425,30 @@ static size_t rx_ws(struct thr *t, struct conn *c, uint8_t *p, size_t n, int64_t
                     return SIZE_MAX;
                 }
                 c->rx_in_msg = true;
+                c->rx_rsv1 = f.rsv1;
+                c->rx_wire = 0;
+            } else if (f.rsv1) {
+                fail(t, c, ERR_PROTOCOL, "RSV1 on a continuation frame");
+                return SIZE_MAX;
             }
-            if (f.len > o->size - c->rx_off) {
+            c->rx_wire += f.header_len + f.len;
+            /* Compressed bytes may outnumber the plain ones a little (comp_bound). */
+            if (c->pmd.on ? f.len > c->zin_cap - c->zin_len : f.len > o->size - c->rx_off) {
                 fail(t, c, ERR_VERIFY, "echo %llu longer than the %llu bytes sent",
                      (unsigned long long)c->done, (unsigned long long)o->size);
                 return SIZE_MAX;
             }
             c->rx_left = f.len;
             c->rx_fin = f.fin;
+        }
+        if (c->rx_left == 0 && c->rx_fin && c->rx_in_msg && c->pmd.on) {
+            if (!rx_compressed_done(t, c))
+                return SIZE_MAX;
+            c->rx_in_msg = false;
+            c->rx_off = 0;
+            c->zin_len = 0;
+            complete(t, c, now);
+            continue;
         }
         if (c->rx_left == 0 && c->rx_fin && c->rx_in_msg) {
             if (c->rx_off != o->size) {
@@ -384,7 +481,8 @@ static bool on_handshake_bytes(struct thr *t, struct conn *c, uint8_t *p, size_t
     memcpy(c->hs + c->hs_len, p, take);
     c->hs_len += (uint32_t)take;
     char err[160];
-    long hl = wire_response(c->hs, c->hs_len, c->accept, err, sizeof err);
+    c->pmd = (struct wire_pmd){.offered = t->o->deflate};
+    long hl = wire_response_pmd(c->hs, c->hs_len, c->accept, &c->pmd, err, sizeof err);
     if (hl < 0) {
         fail(t, c, ERR_HANDSHAKE, "%s", err);
         return false;
@@ -396,6 +494,10 @@ static bool on_handshake_bytes(struct thr *t, struct conn *c, uint8_t *p, size_t
         }
         *used = n;
         return true;
+    }
+    if (t->o->deflate && !c->pmd.on) {
+        fail(t, c, ERR_HANDSHAKE, "handshake: the server did not accept permessage-deflate");
+        return false;
     }
     /* Bytes after the header block belong to the frame stream. */
     *used = take - (c->hs_len - (size_t)hl);
@@ -531,7 +633,12 @@ static void send_request(struct thr *t, struct conn *c, int64_t now)
 {
     char key[25];
     wire_key_new(&t->rng, key, c->accept);
-    size_t n = wire_request((char *)c->out, c->out_cap, t->o->host, t->o->port, t->o->path, key);
+    const char *ext = !t->o->deflate     ? NULL
+                      : t->o->deflate_nt ? "permessage-deflate; server_no_context_takeover; "
+                                           "client_no_context_takeover"
+                                         : "permessage-deflate";
+    size_t n =
+        wire_request((char *)c->out, c->out_cap, t->o->host, t->o->port, t->o->path, key, ext);
     c->hs = malloc(HS_MAX);
     if (n == 0 || !c->hs) {
         fail(t, c, ERR_HANDSHAKE, "request does not fit (path too long?) or out of memory");
@@ -598,7 +705,7 @@ static int setup(struct thr *t, struct load_thread *lt)
     t->o = o;
     t->rng = lt->seed | 1u;
     t->ep = epoll_create1(EPOLL_CLOEXEC);
-    uint64_t frame = o->size + WIRE_MAX_HEADER;
+    uint64_t frame = (o->deflate ? comp_bound(o->size) : o->size) + WIRE_MAX_HEADER;
     uint64_t cap = frame * o->depth;
     if (cap < OUT_MIN)
         cap = OUT_MIN;
@@ -611,6 +718,13 @@ static int setup(struct thr *t, struct load_thread *lt)
         return -1;
     if (o->tls && !(t->tls_ctx = load_tls_ctx_new()))
         return -1;
+    if (o->deflate) {
+        t->comp_cap = comp_bound(o->size);
+        t->plain = malloc((size_t)o->size + 1);
+        t->comp = malloc(t->comp_cap);
+        if (!t->plain || !t->comp)
+            return -1;
+    }
     for (unsigned i = 0; i < lt->nconns; i++) {
         struct conn *c = &t->conns[i];
         c->fd = -1;
@@ -620,6 +734,11 @@ static int setup(struct thr *t, struct load_thread *lt)
         c->out = half_page_alloc(cap);
         if (!c->out)
             return -1;
+        if (o->deflate) {
+            c->zin_cap = comp_bound(o->size);
+            if (!(c->zin = malloc(c->zin_cap)))
+                return -1;
+        }
     }
     return 0;
 }
@@ -631,9 +750,13 @@ static void teardown(struct thr *t)
         close_conn_fd(c);
         half_page_free(c->out);
         free(c->hs);
+        free(c->zin);
+        zd_free(&c->zd, &c->zi);
     }
     free(t->conns);
     free(t->ts);
+    free(t->plain);
+    free(t->comp);
     half_page_free(t->rbuf);
     if (t->tls_ctx)
         load_tls_ctx_free(t->tls_ctx);
@@ -672,7 +795,9 @@ void *load_thread_main(void *arg)
                 close_deadline = now + CLOSE_WAIT_NS;
                 continue;
             }
-            t.sending = lt->opts->idle < 0;
+            /* Idle with compression: one echo each first, so that the memory a compressed
+               connection keeps after a message (its context takeover state) is counted. */
+            t.sending = lt->opts->idle < 0 || lt->opts->deflate;
             if (phase == PHASE_RUN && lt->opts->idle < 0) {
                 t.counting = true;
                 t.deadline = ctl->run_start_ns + (int64_t)(lt->opts->seconds * 1e9);

@@ -22,10 +22,14 @@ static void usage(FILE *f, const char *prog)
           "  -p, --port N           server port (default 9224)\n"
           "      --path P           request target (default /)\n"
           "      --text             send text messages (default binary)\n"
+          "      --json-payload     text messages of JSON-like records (compressible)\n"
+          "      --deflate          offer permessage-deflate and compress every message\n"
+          "      --deflate-no-takeover  the same, asking for no context takeover both ways\n"
           "      --raw              plain TCP: no handshake, no framing; S echoed bytes = one "
           "message\n"
           "      --tls              wss: TLS 1.2 or 1.3 (the certificate is not verified)\n"
           "      --idle T           open the connections, hold them idle T seconds, close\n"
+          "                         (with --deflate: after one echo each)\n"
           "      --connect-timeout T  bound on connecting and handshaking (default 10)\n"
           "      --max-connecting N   connects in progress per thread (default 256)\n"
           "      --server-pid PID   report the server's CPU time per message over the window\n"
@@ -92,7 +96,10 @@ int load_opts_parse(struct load_opts *o, int argc, char **argv)
         O_CTO,
         O_MAXC,
         O_PID,
-        O_JSON
+        O_JSON,
+        O_JSONP,
+        O_DEFLATE,
+        O_DEFLATE_NT
     };
     static const struct option longs[] = {
         {"conns", required_argument, NULL, 'c'},
@@ -113,6 +120,9 @@ int load_opts_parse(struct load_opts *o, int argc, char **argv)
         {"max-connecting", required_argument, NULL, O_MAXC},
         {"server-pid", required_argument, NULL, O_PID},
         {"json", no_argument, NULL, O_JSON},
+        {"json-payload", no_argument, NULL, O_JSONP},
+        {"deflate", no_argument, NULL, O_DEFLATE},
+        {"deflate-no-takeover", no_argument, NULL, O_DEFLATE_NT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -194,6 +204,15 @@ int load_opts_parse(struct load_opts *o, int argc, char **argv)
         case O_JSON:
             o->json = true;
             break;
+        case O_JSONP:
+            o->json_payload = o->text = true;
+            break;
+        case O_DEFLATE_NT:
+            o->deflate_nt = true;
+            /* fall through */
+        case O_DEFLATE:
+            o->deflate = true;
+            break;
         case 'h':
             usage(stdout, o->prog);
             return 1;
@@ -209,6 +228,10 @@ int load_opts_parse(struct load_opts *o, int argc, char **argv)
     }
     if (optind != argc) {
         fprintf(stderr, "%s: unexpected argument '%s'\n", o->prog, argv[optind]);
+        return -1;
+    }
+    if (o->raw && o->deflate) {
+        fprintf(stderr, "%s: --deflate needs WebSocket framing (not --raw)\n", o->prog);
         return -1;
     }
     if (o->raw && o->size == 0) {

@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <string.h>
 
 #include "wire.h"
@@ -5,18 +6,43 @@
 /* A prime period, so a message's bytes do not line up with any power-of-two
  * boundary a buggy server might copy at. The table holds two periods, so any
  * window of up to one period is contiguous. */
-#define PERIOD 4093u
+#define PERIOD_BYTES 4093u
+/* JSON-like payloads (--json-payload) repeat only after about a megabyte: a compressor with
+   context takeover (a 32 KiB window) then finds earlier messages no more often than an
+   application's messages would let it, rather than every message in the window. */
+#define PERIOD_JSON 1048573u
 
 /* Written once by payload_init before any load thread starts, read-only after. */
-static uint8_t table[2 * PERIOD];
+static uint8_t table[2 * PERIOD_JSON];
+static uint32_t period = PERIOD_BYTES;
+#define PERIOD period
 
-void payload_init(bool text)
+void payload_init(bool text, bool json)
 {
+    period = json ? PERIOD_JSON : PERIOD_BYTES;
     uint32_t x = 0x9E3779B9u;
     for (unsigned i = 0; i < PERIOD; i++) {
         x = x * 1664525u + 1013904223u;
         uint8_t b = (uint8_t)(x >> 24);
         table[i] = text ? (uint8_t)(0x20u + b % 95u) : b;
+    }
+    if (json) {
+        /* JSON-like records: the same keys over and over, values that vary (compressible as an
+           application's messages are, not as a run of one byte is). */
+        static const char *const names[] = {"alice", "bob", "carol", "dave", "erin", "frank"};
+        unsigned n = 0, k = 0;
+        char rec[160];
+        while (n < PERIOD) {
+            x = x * 1664525u + 1013904223u;
+            int l = snprintf(rec, sizeof rec,
+                             "{\"id\":%u,\"user\":\"%s\",\"room\":\"lobby-%u\",\"ts\":%u,"
+                             "\"text\":\"message %u\",\"seen\":%s},",
+                             k, names[x % 6], (x >> 8) % 16, 1700000000u + k * 7, x >> 20,
+                             (x & 1) ? "true" : "false");
+            for (int j = 0; j < l && n < PERIOD; j++)
+                table[n++] = (uint8_t)rec[j];
+            k++;
+        }
     }
     memcpy(table + PERIOD, table, PERIOD);
 }

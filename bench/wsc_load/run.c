@@ -123,7 +123,7 @@ int wsc_load_main(int argc, char **argv)
     if (o.threads > o.conns)
         o.threads = o.conns;
     raise_nofile(o.prog, o.conns + 64);
-    payload_init(o.text);
+    payload_init(o.text, o.json_payload);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -142,6 +142,7 @@ int wsc_load_main(int argc, char **argv)
     atomic_init(&ctl.phase, PHASE_CONNECT);
     atomic_init(&ctl.ready, 0);
     atomic_init(&ctl.opened, 0);
+    atomic_init(&ctl.echoed, 0);
 
     struct load_thread *lts = calloc(o.threads, sizeof *lts);
     pthread_t *tids = calloc(o.threads, sizeof *tids);
@@ -186,6 +187,13 @@ int wsc_load_main(int argc, char **argv)
 
     if (o.idle >= 0) {
         atomic_store_explicit(&ctl.phase, PHASE_RUN, memory_order_release);
+        if (o.deflate) {
+            int64_t until = now_ns() + (int64_t)(o.connect_timeout * 1e9);
+            while (!interrupted && atomic_load(&ctl.echoed) < opened && now_ns() < until) {
+                struct timespec ts = {.tv_sec = 0, .tv_nsec = 2000000};
+                nanosleep(&ts, NULL);
+            }
+        }
         if (!o.json)
             printf("idle: %u connections open\n", opened);
         else
@@ -221,6 +229,7 @@ int wsc_load_main(int argc, char **argv)
         struct thread_result *r = &lts[i].res;
         tot.messages += r->messages;
         tot.bytes += r->bytes;
+        tot.wire += r->wire;
         tot.opened += r->opened;
         for (int k = 0; k < ERR_KINDS; k++)
             tot.errors[k] += r->errors[k];
@@ -250,6 +259,7 @@ int wsc_load_main(int argc, char **argv)
                "\"messages\":%llu,\"msg_per_s\":%.1f,\"mb_per_s\":%.3f,"
                "\"p50_us\":%.2f,\"p99_us\":%.2f,\"p999_us\":%.2f,\"max_us\":%.2f,"
                "\"server_cpu_us\":%lld,\"server_cpu_us_per_msg\":%.4f,\"load_cpu_us_per_msg\":%.4f,"
+               "\"wire_bytes_per_msg\":%.1f,\"deflate\":%s,"
                "\"errors\":%llu,\"err_connect\":%llu,\"err_handshake\":%llu,\"err_verify\":%llu,"
                "\"err_protocol\":%llu,\"err_closed\":%llu,\"first_error\":",
                mode, o.conns, tot.opened, (unsigned long long)o.size, o.depth,
@@ -257,7 +267,9 @@ int wsc_load_main(int argc, char **argv)
                (unsigned long long)tot.messages, rate, mbps, (double)p50 / 1e3, (double)p99 / 1e3,
                (double)p999 / 1e3, (double)tot.lat.max / 1e3,
                (long long)(cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1), cpu_per_msg, self_per_msg,
-               (unsigned long long)errors, (unsigned long long)tot.errors[ERR_CONNECT],
+               tot.messages ? (double)tot.wire / (double)tot.messages : 0.0,
+               o.deflate ? "true" : "false", (unsigned long long)errors,
+               (unsigned long long)tot.errors[ERR_CONNECT],
                (unsigned long long)tot.errors[ERR_HANDSHAKE],
                (unsigned long long)tot.errors[ERR_VERIFY],
                (unsigned long long)tot.errors[ERR_PROTOCOL],
@@ -278,6 +290,10 @@ int wsc_load_main(int argc, char **argv)
         if (o.idle < 0) {
             printf("  messages  %llu in %.2f s: %.0f msg/s, %.2f MB/s each way\n",
                    (unsigned long long)tot.messages, secs, rate, mbps);
+            if (tot.messages)
+                printf(
+                    "  wire      %.1f bytes per echo from the server (frame headers included)%s\n",
+                    (double)tot.wire / (double)tot.messages, o.deflate ? ", compressed" : "");
             printf("  latency   p50 %s, p99 %s, p99.9 %s, max %s\n", a, b, c, d);
             if (cpu_per_msg >= 0)
                 printf("  server    %.2f us CPU per message (%lld us in all)\n", cpu_per_msg,

@@ -34,7 +34,7 @@ void wire_key_new(uint64_t *rng, char key[25], char accept[29])
 }
 
 size_t wire_request(char *out, size_t cap, const char *host, unsigned port, const char *path,
-                    const char *key)
+                    const char *key, const char *extensions)
 {
     /* An IPv6 literal in Host needs brackets (RFC 3986 section 3.2.2). */
     bool v6 = strchr(host, ':') != NULL;
@@ -45,8 +45,11 @@ size_t wire_request(char *out, size_t cap, const char *host, unsigned port, cons
                      "Connection: Upgrade\r\n"
                      "Sec-WebSocket-Key: %s\r\n"
                      "Sec-WebSocket-Version: 13\r\n"
+                     "%s%s%s"
                      "\r\n",
-                     path, v6 ? "[" : "", host, v6 ? "]" : "", port, key);
+                     path, v6 ? "[" : "", host, v6 ? "]" : "", port, key,
+                     extensions ? "Sec-WebSocket-Extensions: " : "", extensions ? extensions : "",
+                     extensions ? "\r\n" : "");
     return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 
@@ -83,6 +86,22 @@ static bool has_token(const char *v, size_t n, const char *tok)
 }
 
 long wire_response(const char *buf, size_t len, const char *accept, char *err, size_t err_cap)
+{
+    struct wire_pmd none = {0};
+    return wire_response_pmd(buf, len, accept, &none, err, err_cap);
+}
+
+static bool contains(const char *v, size_t n, const char *word)
+{
+    size_t k = strlen(word);
+    for (size_t i = 0; i + k <= n; i++)
+        if (strncasecmp(v + i, word, k) == 0)
+            return true;
+    return false;
+}
+
+long wire_response_pmd(const char *buf, size_t len, const char *accept, struct wire_pmd *pmd,
+                       char *err, size_t err_cap)
 {
     const char *end = find_crlfcrlf(buf, len);
     if (!end)
@@ -130,6 +149,16 @@ long wire_response(const char *buf, size_t len, const char *accept, char *err, s
                 return -1;
             }
             acc = true;
+        } else if (pmd->offered && ieq(line, nl, "sec-websocket-extensions") &&
+                   contains(v, vl, "permessage-deflate") && !pmd->on) {
+            pmd->on = true;
+            pmd->server_nct = contains(v, vl, "server_no_context_takeover");
+            pmd->client_nct = contains(v, vl, "client_no_context_takeover");
+            /* This generator compresses and inflates with 15-bit windows only. */
+            if (contains(v, vl, "max_window_bits=")) {
+                snprintf(err, err_cap, "handshake: window bits answered: '%.*s'", (int)vl, v);
+                return -1;
+            }
         } else if (ieq(line, nl, "sec-websocket-extensions") ||
                    ieq(line, nl, "sec-websocket-protocol")) {
             /* Section 4.1: neither was offered, so the server must not select one. */
@@ -153,7 +182,7 @@ size_t wire_frame_header(uint8_t out[WIRE_MAX_HEADER], unsigned opcode, uint64_t
                          const uint8_t key[4])
 {
     size_t n;
-    out[0] = (uint8_t)(0x80u | opcode);
+    out[0] = (uint8_t)(0x80u | opcode); /* opcode | 0x40: RSV1, a compressed message */
     if (len < 126) {
         out[1] = (uint8_t)(0x80u | len);
         n = 2;
@@ -172,11 +201,27 @@ size_t wire_frame_header(uint8_t out[WIRE_MAX_HEADER], unsigned opcode, uint64_t
     return n + 4;
 }
 
+static int frame_parse(const uint8_t *p, size_t n, struct wire_frame *f, char *err, size_t err_cap,
+                       bool rsv1_ok);
+
 int wire_frame_parse(const uint8_t *p, size_t n, struct wire_frame *f, char *err, size_t err_cap)
+{
+    return frame_parse(p, n, f, err, err_cap, false);
+}
+
+int wire_frame_parse_rsv1(const uint8_t *p, size_t n, struct wire_frame *f, char *err,
+                          size_t err_cap)
+{
+    return frame_parse(p, n, f, err, err_cap, true);
+}
+
+static int frame_parse(const uint8_t *p, size_t n, struct wire_frame *f, char *err, size_t err_cap,
+                       bool rsv1_ok)
 {
     if (n < 2)
         return 0;
-    if (p[0] & 0x70u) {
+    f->rsv1 = (p[0] & 0x40u) != 0;
+    if (p[0] & (rsv1_ok ? 0x30u : 0x70u)) {
         snprintf(err, err_cap, "frame: RSV bits set without an extension (0x%02x)", p[0]);
         return -1;
     }
