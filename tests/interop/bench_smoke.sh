@@ -121,6 +121,17 @@ if "$PY" -c "import websockets" 2>/dev/null; then
     else
         bad "python websockets echo starts"
     fi
+    # The same server compressing (its default): wsc_load's own permessage-deflate.
+    sed 's/, compression=None//' "$TMP/echo.py" >"$TMP/echo_deflate.py"
+    p=$(free_port)
+    if start py_echo_deflate "$p" "$PY" "$TMP/echo_deflate.py" "$p"; then
+        load "python websockets deflate, 10 x 1 KiB JSON" -p "$p" -c 10 -s 1024 --json-payload --deflate
+        load "python websockets deflate, no takeover, 4 x 70,000 B" -p "$p" -c 4 -s 70000 \
+            --json-payload --deflate-no-takeover
+        load "python websockets deflate, 3 x 20 KiB random binary" -p "$p" -c 3 -s 20k --deflate
+    else
+        bad "python websockets compressing echo starts"
+    fi
 else
     echo "skip python websockets (module not installed)"
 fi
