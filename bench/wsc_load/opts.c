@@ -208,8 +208,8 @@ int load_opts_parse(struct load_opts *o, int argc, char **argv)
             o->json_payload = o->text = true;
             break;
         case O_DEFLATE_NT:
-            o->deflate_nt = true;
-            /* fall through */
+            o->deflate_nt = o->deflate = true;
+            break;
         case O_DEFLATE:
             o->deflate = true;
             break;

@@ -157,7 +157,9 @@ long wire_response_pmd(const char *buf, size_t len, const char *accept, struct w
             /* It inflates with a 15-bit window, which reads any smaller server window; it offers
                no client_max_window_bits, so the server may not limit ours (RFC 7692 7.1.2.2). */
             if (contains(v, vl, "client_max_window_bits")) {
-                snprintf(err, err_cap, "handshake: client_max_window_bits answered, not offered: '%.*s'", (int)vl, v);
+                snprintf(err, err_cap,
+                         "handshake: client_max_window_bits answered, not offered: '%.*s'", (int)vl,
+                         v);
                 return -1;
             }
         } else if (ieq(line, nl, "sec-websocket-extensions") ||
