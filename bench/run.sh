@@ -19,7 +19,10 @@
 #                  lws-tls node-wss"   which servers to run (the *-tls and -wss ones serve wss,
 #                  with a certificate made here, and run only the wss scenarios)
 #   BENCH_SCENARIOS="wss 100 x 16 B;wss 10 x 64 KiB"   only these scenarios (titles, ';' between)
-#   BENCH_DEFLATE=1       the compression rows instead: echo of 1 KiB JSON-like text over 100
+#   BENCH_DEFLATE_ROWS=0  leaves out the compression rows, which otherwise follow the main table
+#                         (with BENCH_SERVERS unset), 2,000 idle connections each
+#                         (BENCH_DEFLATE_IDLE_CONNS)
+#   BENCH_DEFLATE=1       the compression rows alone: echo of 1 KiB JSON-like text over 100
 #                         connections, wsc with compression off, on with context takeover, on
 #                         without, and with the shared compressor, beside libwebsockets and Node
 #                         ws with compression on (servers: wsc-json wsc-deflate wsc-deflate-nt
@@ -46,7 +49,7 @@ fi
 MAX_MESSAGE=33554432 # room for the 16 MiB scenario
 OUT_DIR=build/bench
 mkdir -p "$OUT_DIR"
-JSONL="$OUT_DIR/results.jsonl"
+JSONL="$OUT_DIR/results$([ "${BENCH_DEFLATE:-0}" = 1 ] && echo -deflate).jsonl"
 : >"$JSONL"
 
 # name conns size depth [tls]: the wss scenarios run on the TLS servers only (and the others on the
@@ -523,6 +526,13 @@ for s in "${ACTIVE[@]}"; do
     [[ "${NOTE[$s]:-}" == *exited* ]] && [[ $s == wsc-* ]] && status=1
 done
 for k in "${IDLE_ROWS[@]}"; do [ "${R[$k|idle]}" = fail ] && status=1; done
+
+# Compression (permessage-deflate): its own servers, scenario and idle count, after the main table.
+if [ "$DEFLATE" = 0 ] && [ -z "${BENCH_SERVERS:-}" ] && [ "${BENCH_DEFLATE_ROWS:-1}" = 1 ]; then
+    echo
+    BENCH_DEFLATE=1 BENCH_FANOUT=0 BENCH_PORT=$((PORT + 400)) \
+        BENCH_IDLE_CONNS=${BENCH_DEFLATE_IDLE_CONNS:-2000} WSC_BENCH_BIN="$BIN" bench/run.sh || status=1
+fi
 
 # Fan-out (topics): its own servers and load, after the rest (BENCH_FANOUT=0 leaves it out).
 if [ "${BENCH_FANOUT:-1}" = 1 ]; then
