@@ -5,7 +5,8 @@
 # and the servers' CPU time per delivery (user + system, the two servers' summed in the Redis row;
 # Redis' own CPU not counted) for each; one JSON line per row goes to build/bench/fanout.jsonl.
 #
-#   BENCH_FANOUT_MESSAGES=200   messages per row (to every subscriber)
+#   BENCH_FANOUT_DELIVERIES=4000000   per row: messages = deliveries / subscribers (enough server
+#                                     CPU time for /proc's 10 ms ticks to be a small error)
 #   BENCH_FANOUT_SIZE=16        payload bytes
 #   BENCH_FANOUT_WINDOW=4       messages ahead of the slowest subscriber
 #   BENCH_FANOUT_SUBS="1000 10000"   the one-server rows
@@ -14,7 +15,7 @@
 set -u
 cd "$(dirname "$0")/.."
 BIN=${WSC_BENCH_BIN:-build/bin}
-MSGS=${BENCH_FANOUT_MESSAGES:-200}
+DELIVERIES=${BENCH_FANOUT_DELIVERIES:-4000000}
 SIZE=${BENCH_FANOUT_SIZE:-16}
 WINDOW=${BENCH_FANOUT_WINDOW:-4}
 SUBS=${BENCH_FANOUT_SUBS:-"1000 10000"}
@@ -58,10 +59,10 @@ start_server() {
     wait_port "$port" || { echo "fanout: broadcast_server did not start on $port" >&2; exit 1; }
 }
 
-row() { # row LABEL FANOUT-ARGS...
-    local label=$1; shift
-    local line
-    line=$("${PIN_LOAD[@]}" "$BIN/fanout" --label "$label" --size "$SIZE" --messages "$MSGS" \
+row() { # row LABEL SUBSCRIBERS FANOUT-ARGS...
+    local label=$1 n=$2; shift 2
+    local line msgs=$((DELIVERIES / n > 0 ? DELIVERIES / n : 1))
+    line=$("${PIN_LOAD[@]}" "$BIN/fanout" --label "$label" --subs "$n" --size "$SIZE" --messages "$msgs" \
         --window "$WINDOW" --json "$@") || { echo "  $label: failed" >&2; status=1; return; }
     echo "$line" >>"$JSONL"
     awk -v l="$line" 'BEGIN {
@@ -72,10 +73,10 @@ row() { # row LABEL FANOUT-ARGS...
 }
 
 status=0
-echo "fan-out: $MSGS messages of $SIZE B to every subscriber, at most $WINDOW ahead of the slowest"
+echo "fan-out: $DELIVERIES deliveries of $SIZE B per row, at most $WINDOW messages ahead of the slowest subscriber"
 start_server "$PORT"
 for n in $SUBS; do
-    row "1 server, $n subscribers" --port "$PORT" --subs "$n" --server-pid "$SERVER_PID"
+    row "1 server, $n subscribers" "$n" --port "$PORT" --server-pid "$SERVER_PID"
 done
 
 if [ "$REDIS_SUBS" -gt 0 ]; then
@@ -93,8 +94,8 @@ if [ "$REDIS_SUBS" -gt 0 ]; then
         else
             pa=$SERVER_PID
             start_server "$b" --redis "redis://127.0.0.1:$rport"
-            row "2 servers + redis, $REDIS_SUBS subscribers" --port "$a" --port2 "$b" \
-                --subs "$REDIS_SUBS" --server-pid "$pa" --server-pid "$SERVER_PID"
+            row "2 servers + redis, $REDIS_SUBS subscribers" "$REDIS_SUBS" --port "$a" --port2 "$b" \
+                --server-pid "$pa" --server-pid "$SERVER_PID"
         fi
     fi
 fi
