@@ -638,6 +638,9 @@ WSC_API void wsc_conn_release(wsc_conn *conn);
  * one message to every subscriber. The message is framed once, into one
  * reference-counted buffer: each subscriber is sent those bytes, and what
  * its socket does not take at once is queued by reference, not copied.
+ * Subscribers with permessage-deflate and no context takeover on the
+ * server's side get it compressed, once per window size for all of them;
+ * the others get it uncompressed (as RFC 7692 allows for any message).
  * Each subscriber is under max_buffered: one that does not read is closed
  * with 1008 and never costs unbounded memory, while the others keep
  * receiving. Subscriptions end with the connection. Messages of one

@@ -7,9 +7,8 @@
 #include "conn/conn.h"
 #include "proto/frame.h"
 
-wsc__shared *wsc__shared_frame(wsc_msg_type type, const void *data, size_t len)
+wsc__shared *wsc__shared_new(const uint8_t *hdr, size_t hl, const void *p, size_t len)
 {
-    size_t hl = wsc__frame_header_len(len, false);
     if (len > UINT32_MAX - hl)
         return NULL;
     wsc__shared *f = malloc(sizeof *f + hl + len);
@@ -17,10 +16,17 @@ wsc__shared *wsc__shared_frame(wsc_msg_type type, const void *data, size_t len)
         return NULL;
     atomic_init(&f->refs, 1);
     f->len = (uint32_t)(hl + len);
-    wsc__frame_header_build(f->data, (unsigned)type, true, false, len, NULL);
+    memcpy(f->data, hdr, hl);
     if (len)
-        memcpy(f->data + hl, data, len);
+        memcpy(f->data + hl, p, len);
     return f;
+}
+
+wsc__shared *wsc__shared_frame(wsc_msg_type type, const void *data, size_t len)
+{
+    uint8_t hdr[WSC__FRAME_HEADER_MAX];
+    size_t hl = wsc__frame_header_build(hdr, (unsigned)type, true, false, len, NULL);
+    return wsc__shared_new(hdr, hl, data, len);
 }
 
 void wsc__shared_ref(wsc__shared *f)

@@ -34,6 +34,8 @@ struct wsc__seg {
 /* A frame of `type` (a data opcode) carrying data[0..len): one reference, the caller's. NULL when
    out of memory or longer than 4 GiB. */
 wsc__shared *wsc__shared_frame(wsc_msg_type type, const void *data, size_t len);
+/* The bytes hdr[0..hl) then p[0..len), as wsc__shared_frame. */
+wsc__shared *wsc__shared_new(const uint8_t *hdr, size_t hl, const void *p, size_t len);
 void wsc__shared_ref(wsc__shared *f);
 void wsc__shared_unref(wsc__shared *f);
 

@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "conn/conn.h"
+#include "conn/conn_deflate.h"
 #include "conn/shared.h"
+#include "proto/frame.h"
 #include "server/server.h"
 
 /* One subscription: a node in its connection's list and a slot in its topic's array. */
@@ -234,6 +236,77 @@ void wsc__topics_conn_end(wsc__topics *t, wsc_conn *c)
     pthread_mutex_unlock(&t->mu);
 }
 
+/* ---- one publish's frames ---- */
+
+/* The frames of one publish: the plain one, and compressed ones made on first need, one per window
+   size, for subscribers whose permessage-deflate has no context takeover on our side: each of
+   their messages is compressed from an empty window, so one compression serves every such
+   subscriber with that window. Subscribers with context takeover get the plain frame (RFC 7692
+   lets any message go uncompressed): their compressed bytes would depend on their own history,
+   one compression each. */
+struct frames {
+    wsc__shared *plain;
+    wsc__shared *z[16]; /* by window bits */
+    uint16_t tried;     /* a bit per window size whose compression was attempted */
+    wsc_msg_type type;
+    const void *data;
+    size_t len;
+};
+
+struct grow_buf {
+    uint8_t *p;
+    size_t cap;
+};
+
+static uint8_t *grow_room(void *ctx, size_t have, size_t need)
+{
+    struct grow_buf *b = ctx;
+    (void)have;
+    if (need <= b->cap)
+        return b->p;
+    size_t cap = need > 2 * b->cap ? need : 2 * b->cap;
+    uint8_t *p = realloc(b->p, cap);
+    if (!p)
+        return NULL;
+    b->p = p;
+    b->cap = cap;
+    return p;
+}
+
+/* The message compressed from an empty window of 2^bits bytes, framed with RSV1; NULL when out of
+   memory (the subscriber then gets the plain frame). */
+static wsc__shared *compressed(const struct frames *fr, unsigned bits, int level)
+{
+    wsc__deflater d;
+    wsc__deflater_init(&d, bits, level, true, false);
+    struct grow_buf b = {NULL, 0};
+    const wsc__pmd_sink sink = {grow_room, &b};
+    uint8_t *out, hdr[WSC__FRAME_HEADER_MAX];
+    size_t clen;
+    wsc__shared *f = NULL;
+    if (wsc__deflate_message(&d, fr->data, fr->len, &sink, 0, &out, &clen) == 0) {
+        size_t hl = wsc__frame_header_build(hdr, (unsigned)fr->type, true, true, clen, NULL);
+        f = wsc__shared_new(hdr, hl, out, clen);
+    }
+    wsc__deflater_end(&d);
+    free(b.p);
+    return f;
+}
+
+static wsc__shared *frame_for(struct frames *fr, const wsc_conn *c)
+{
+    /* c->pmd and the fields read here are set once, before c could subscribe. */
+    const wsc__pmd_conn *p = c->pmd;
+    if (!p || !p->out.reset || fr->len < p->threshold || p->out.bits > 15)
+        return fr->plain;
+    unsigned bits = p->out.bits;
+    if (!(fr->tried & (1u << bits))) {
+        fr->tried |= (uint16_t)(1u << bits);
+        fr->z[bits] = compressed(fr, bits, p->out.level);
+    }
+    return fr->z[bits] ? fr->z[bits] : fr->plain;
+}
+
 int wsc__topics_publish(wsc__topics *t, const char *name, size_t len, wsc_msg_type type,
                         const void *data, size_t data_len, wsc_conn *except, bool relay)
 {
@@ -266,14 +339,18 @@ int wsc__topics_publish(wsc__topics *t, const char *name, size_t len, wsc_msg_ty
     pthread_mutex_unlock(&t->mu);
 
     int accepted = 0;
+    struct frames fr = {.plain = f, .type = type, .data = data, .len = data_len};
     for (size_t i = 0; i < k; i++) {
         /* A refusal is that subscriber's own matter (closing, or too far behind: 1008). */
-        if (wsc__conn_write_shared(to[i], f) == 0)
+        if (wsc__conn_write_shared(to[i], frame_for(&fr, to[i])) == 0)
             accepted++;
         wsc__conn_unref(to[i]);
     }
     if (to != stack)
         free(to);
+    for (unsigned b = 0; b < 16; b++)
+        if (fr.z[b])
+            wsc__shared_unref(fr.z[b]);
     wsc__shared_unref(f);
     return relayed ? accepted : WSC_ENORELAY;
 }

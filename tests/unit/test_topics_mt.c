@@ -2,7 +2,8 @@
  * all and to all but the sender; every subscriber gets each message once, in each publisher's
  * order, also with several publishing threads; a subscriber that stops reading is closed by the
  * max_buffered policy while the others keep receiving; connections that come and go while
- * publishes run leave no subscription behind; many topics.
+ * publishes run leave no subscription behind; many topics; permessage-deflate subscribers get a
+ * publish compressed once per window size.
  *
  * The handler obeys text commands from its clients: "sub T", "unsub T" (answered "rc N"),
  * "pub T text" (wsc_server_publish), "cpub T text" (wsc_conn_publish), "pubr T text" (publish,
@@ -10,6 +11,8 @@
  * Public API only; every wait is bounded. */
 #include "../test.h"
 #include "ws_test_client.h"
+
+#include <zlib.h>
 
 enum { T_MS = 60000 };
 
@@ -91,11 +94,14 @@ static int on_message(wsc_conn *conn, void *user, const wsc_msg *msg)
 static const wsc_handler handler = {
     .init = on_init, .message = on_message, .close = on_close};
 
-static bool start(wt_server *s, wt_mode mode, size_t max_buffered)
+static bool start_deflate(wt_server *s, wt_mode mode, size_t max_buffered,
+                          const wsc_deflate_config *d)
 {
     wsc_server_config cfg;
     wt_config(&cfg, mode);
     cfg.max_buffered = max_buffered;
+    if (d)
+        cfg.deflate = *d;
     atomic_store(&g_opened, 0);
     atomic_store(&g_closed, 0);
     atomic_store(&g_slow_closed, 0);
@@ -104,6 +110,11 @@ static bool start(wt_server *s, wt_mode mode, size_t max_buffered)
         return false;
     atomic_store(&g_srv, s->srv);
     return true;
+}
+
+static bool start(wt_server *s, wt_mode mode, size_t max_buffered)
+{
+    return start_deflate(s, mode, max_buffered, NULL);
 }
 
 static bool open_client(wt_client *c, int port, const char *path, int rcvbuf)
@@ -396,6 +407,120 @@ static void queued_in_order(wt_mode mode)
     EXPECT(wt_server_stop(&s, T_MS));
 }
 
+/* ---- permessage-deflate subscribers ---- */
+
+/* Reads one data frame; a compressed one (RSV1) is inflated here, independently of the library.
+   *compressed tells which it was. Returns the message (malloc'd) or NULL. */
+static char *read_publish(wt_client *c, bool *compressed, size_t *len)
+{
+    wt_frame f;
+    if (wt_read_frame(c, &f, T_MS) != 0 || f.opcode != WT_OP_TEXT || !f.fin) {
+        wt_frame_free(&f);
+        return NULL;
+    }
+    *compressed = f.rsv & WT_RSV1;
+    if (!*compressed) {
+        *len = f.len;
+        return (char *)f.data;
+    }
+    uint8_t *in = malloc(f.len + 4);
+    size_t cap = 1 << 20;
+    char *out = malloc(cap);
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    bool ok = in && out && inflateInit2(&z, -15) == Z_OK;
+    if (ok) {
+        memcpy(in, f.data, f.len);
+        memcpy(in + f.len, "\x00\x00\xff\xff", 4); /* the tail the sender removed (RFC 7692) */
+        z.next_in = in;
+        z.avail_in = (uInt)(f.len + 4);
+        z.next_out = (Bytef *)out;
+        z.avail_out = (uInt)cap;
+        int rc = inflate(&z, Z_SYNC_FLUSH);
+        ok = (rc == Z_OK || rc == Z_STREAM_END) && z.avail_in == 0;
+        *len = cap - z.avail_out;
+        inflateEnd(&z);
+    }
+    free(in);
+    wt_frame_free(&f);
+    if (!ok) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+static bool expect_publish(wt_client *c, const char *want, size_t want_len, bool want_compressed)
+{
+    bool compressed = false;
+    size_t len = 0;
+    char *got = read_publish(c, &compressed, &len);
+    bool ok = got && len == want_len && memcmp(got, want, len) == 0 && compressed == want_compressed;
+    if (!ok)
+        fprintf(stderr, "  publish: %s, %zu bytes, %s (want %zu, %s)\n", got ? "read" : "no frame",
+                len, compressed ? "compressed" : "plain", want_len,
+                want_compressed ? "compressed" : "plain");
+    free(got);
+    return ok;
+}
+
+/* With no context takeover on the server's side, a publish is compressed once per window size
+   and those bytes go to every such subscriber; a subscriber without the extension, a message under
+   the threshold, and a subscriber with context takeover get the plain frame. */
+static void compressed_publish(wt_mode mode)
+{
+    wt_server s;
+    wt_client z15, z10, plain;
+    char head[1024];
+    wsc_deflate_config d = {.enabled = true, .server_no_context_takeover = true,
+                            .write_threshold = 1000};
+    CHECK(start_deflate(&s, mode, 0, &d));
+    CHECK(wt_connect(&z15, s.port) == 0);
+    CHECK(wt_handshake_ex(&z15, "/", "Sec-WebSocket-Extensions: permessage-deflate\r\n", T_MS,
+                          head, sizeof head) == 101);
+    EXPECT(strstr(head, "server_no_context_takeover"));
+    CHECK(wt_connect(&z10, s.port) == 0);
+    CHECK(wt_handshake_ex(&z10, "/",
+                          "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10"
+                          "\r\n",
+                          T_MS, head, sizeof head) == 101);
+    EXPECT(strstr(head, "server_max_window_bits=10"));
+    CHECK(open_client(&plain, s.port, "/", 0));
+    wt_client *all[] = {&z15, &z10, &plain};
+    for (int i = 0; i < 3; i++)
+        CHECK(command(all[i], "sub z", 0));
+
+    char big[3000];
+    size_t n = 0;
+    while (n + 40 < sizeof big)
+        n += (size_t)snprintf(big + n, sizeof big - n, "{\"topic\":\"z\",\"n\":%zu},", n);
+    EXPECT_EQ_INT(wsc_server_publish(s.srv, "z", WSC_TEXT, big, n), 3);
+    EXPECT(expect_publish(&z15, big, n, true));
+    EXPECT(expect_publish(&z10, big, n, true));
+    EXPECT(expect_publish(&plain, big, n, false));
+    EXPECT_EQ_INT(wsc_server_publish(s.srv, "z", WSC_TEXT, big, 500), 3); /* under the threshold */
+    for (int i = 0; i < 3; i++)
+        EXPECT(expect_publish(all[i], big, 500, false));
+    for (int i = 0; i < 3; i++)
+        wt_close(all[i]);
+    EXPECT(wt_wait_int(&g_closed, 3, T_MS));
+    EXPECT(wt_server_stop(&s, T_MS));
+
+    /* Context takeover: the compressed bytes would depend on the connection's history. */
+    d.server_no_context_takeover = false;
+    CHECK(start_deflate(&s, mode, 0, &d));
+    CHECK(wt_connect(&z15, s.port) == 0);
+    CHECK(wt_handshake_ex(&z15, "/", "Sec-WebSocket-Extensions: permessage-deflate\r\n", T_MS,
+                          head, sizeof head) == 101);
+    EXPECT(strstr(head, "permessage-deflate") && !strstr(head, "server_no_context_takeover"));
+    CHECK(command(&z15, "sub z", 0));
+    EXPECT_EQ_INT(wsc_server_publish(s.srv, "z", WSC_TEXT, big, n), 1);
+    EXPECT(expect_publish(&z15, big, n, false));
+    wt_close(&z15);
+    EXPECT(wt_wait_int(&g_closed, 1, T_MS));
+    EXPECT(wt_server_stop(&s, T_MS));
+}
+
 /* ---- connections that come and go while publishes run ---- */
 
 enum { CHURN_ROUNDS = 150 };
@@ -502,6 +627,9 @@ TEST(slow_subscriber_closed_by_policy_blocking) { slow_subscriber(WT_BLOCKING); 
 TEST(queued_publishes_and_writes_keep_order_pool) { queued_in_order(WT_EPOLL_POOL); }
 TEST(queued_publishes_and_writes_keep_order_inline) { queued_in_order(WT_EPOLL_INLINE); }
 TEST(queued_publishes_and_writes_keep_order_blocking) { queued_in_order(WT_BLOCKING); }
+TEST(compressed_once_per_window_pool) { compressed_publish(WT_EPOLL_POOL); }
+TEST(compressed_once_per_window_inline) { compressed_publish(WT_EPOLL_INLINE); }
+TEST(compressed_once_per_window_blocking) { compressed_publish(WT_BLOCKING); }
 TEST(connections_churn_while_publishing_pool) { churn(WT_EPOLL_POOL); }
 TEST(connections_churn_while_publishing_inline) { churn(WT_EPOLL_INLINE); }
 TEST(connections_churn_while_publishing_blocking) { churn(WT_BLOCKING); }
