@@ -43,21 +43,27 @@ ssize_t wsc__conn_tls_sendv(wsc_conn *c, const struct iovec *v, int k)
     wsc__transport *t = c->tls;
     struct iovec rest[8];
     size_t sent = 0;
+    int next = 0, first = 0, have = 0;
 
-    if (k > (int)(sizeof rest / sizeof rest[0]))
-        k = (int)(sizeof rest / sizeof rest[0]);
-    for (int i = 0; i < k; i++)
-        rest[i] = v[i];
-    int first = 0;
     /* Records go one by one (partial writes): write on until all is taken or the socket is full,
-       so that a short write means a full socket, as for TCP. A retry after WANT_WRITE starts with
-       the same bytes (the caller queued them), which is what OpenSSL requires. */
-    while (first < k) {
+       so that a short write means a full socket, as for TCP (an edge-triggered poller reports
+       room only after a write found none). The iovecs are taken a window at a time, every one of
+       them: stopping after the first window would be a short write with room left. A retry after
+       WANT_WRITE starts with the same bytes (the caller queued them), which is what OpenSSL
+       requires. */
+    for (;;) {
+        if (first == have) {
+            if (next == k)
+                break;
+            first = 0;
+            for (have = 0; have < (int)(sizeof rest / sizeof rest[0]) && next < k; have++)
+                rest[have] = v[next++];
+        }
         if (rest[first].iov_len == 0) {
             first++;
             continue;
         }
-        ptrdiff_t n = t->ops->writev(t, rest + first, k - first);
+        ptrdiff_t n = t->ops->writev(t, rest + first, have - first);
         if (n <= 0) {
             if (sent)
                 return (ssize_t)sent;
@@ -71,11 +77,11 @@ ssize_t wsc__conn_tls_sendv(wsc_conn *c, const struct iovec *v, int k)
         }
         sent += (size_t)n;
         size_t skip = (size_t)n;
-        while (first < k && skip >= rest[first].iov_len) {
+        while (first < have && skip >= rest[first].iov_len) {
             skip -= rest[first].iov_len;
             first++;
         }
-        if (first < k) {
+        if (first < have) {
             rest[first].iov_base = (uint8_t *)rest[first].iov_base + skip;
             rest[first].iov_len -= skip;
         }
