@@ -409,9 +409,10 @@ static int span_append(wsc_conn *c, const uint8_t *hdr, size_t hl, const void *d
     return 0;
 }
 
-/* Sends pre[0..npre) (this thread's gathered frames, if any) then hdr and data, under the lock. */
-static int send_locked(wsc_conn *c, bool mine, const uint8_t *hdr, size_t hl, const void *data,
-                       size_t len)
+/* Sends this thread's gathered frames (if any) then hdr and data, under the lock; sh: the shared
+   frame that data lies in (queued by reference, shared.h), or NULL. */
+static int send_locked_sh(wsc_conn *c, bool mine, const uint8_t *hdr, size_t hl, const void *data,
+                          size_t len, wsc__shared *sh)
 {
     struct iovec iov[3];
     int n = 0;
@@ -424,7 +425,7 @@ static int send_locked(wsc_conn *c, bool mine, const uint8_t *hdr, size_t hl, co
     wsc__lock_acquire(&c->lock);
     int rc = WSC_ECLOSED;
     if (atomic_load_explicit(&c->wstate, memory_order_relaxed) == WSC__W_OPEN)
-        rc = wsc__conn_out_locked(c, mine, iov, n, accepted, &ovf);
+        rc = out_locked(c, mine, iov, n, accepted, &ovf, sh);
     if (ovf)
         overflow_locked(c);
     wsc__lock_release(&c->lock);
@@ -433,6 +434,12 @@ static int send_locked(wsc_conn *c, bool mine, const uint8_t *hdr, size_t hl, co
     if (ovf)
         after_close(c);
     return rc;
+}
+
+static int send_locked(wsc_conn *c, bool mine, const uint8_t *hdr, size_t hl, const void *data,
+                       size_t len)
+{
+    return send_locked_sh(c, mine, hdr, hl, data, len, NULL);
 }
 
 /* True when n bytes written by this thread go into the connection's span: the loop's own thread,
@@ -469,26 +476,8 @@ int wsc__conn_write_shared(wsc_conn *c, wsc__shared *f)
 {
     if (atomic_load_explicit(&c->wstate, memory_order_acquire) != WSC__W_OPEN)
         return WSC_ECLOSED;
-    /* As send_locked, with f queued by reference: this thread's span or batch goes first. */
-    struct iovec iov[2];
-    int n = 0;
-    bool ovf = false, batch = tl_batch.c == c && tl_batch.len;
-    if (batch)
-        iov[n++] = (struct iovec){tl_batch.buf, tl_batch.len};
-    int accepted = n;
-    iov[n++] = (struct iovec){f->data, f->len};
-    wsc__lock_acquire(&c->lock);
-    int rc = WSC_ECLOSED;
-    if (atomic_load_explicit(&c->wstate, memory_order_relaxed) == WSC__W_OPEN)
-        rc = out_locked(c, on_loop(c), iov, n, accepted, &ovf, f);
-    if (ovf)
-        overflow_locked(c);
-    wsc__lock_release(&c->lock);
-    if (batch)
-        tl_batch.len = 0;
-    if (ovf)
-        after_close(c);
-    return rc;
+    /* As any write too large for the span: this thread's span or batch goes first. */
+    return send_locked_sh(c, on_loop(c), NULL, 0, f->data, f->len, f);
 }
 
 void wsc__batch_begin(wsc_conn *c)
