@@ -136,16 +136,10 @@ static uint8_t *msg_room(void *ctx, size_t have, size_t need, const uint8_t *chu
     return msg_reserve(c, need) ? c->msg.data : NULL;
 }
 
-/* Adds a chunk of a message that spans frames or reads to `msg`; a complete message becomes the
-   pending job. Only the connection's current owner (the loop, or the pool thread running its
-   callback) calls it. */
-enum wsc__asm_result wsc__conn_add_chunk(wsc_conn *c, const wsc__event *ev)
+/* A complete message becomes the pending job. */
+static enum wsc__asm_result msg_job(wsc_conn *c, const wsc__event *ev, enum wsc__asm_result r,
+                                    uint8_t *data, size_t len)
 {
-    wsc__owner_check(c);
-    const wsc__asm_store store = {msg_room, c};
-    uint8_t *data;
-    size_t len;
-    enum wsc__asm_result r = wsc__asm_add(&c->msg_len, ev, &store, &data, &len);
     if (r == WSC__ASM_DONE) {
         c->job = WSC__JOB_MSG;
         c->job_code = (uint16_t)ev->opcode;
@@ -155,23 +149,30 @@ enum wsc__asm_result wsc__conn_add_chunk(wsc_conn *c, const wsc__event *ev)
     return r;
 }
 
+/* Adds a chunk of a message that spans frames or reads to `msg`; a complete message becomes the
+   pending job. Only the connection's current owner (the loop, or the pool thread running its
+   callback) calls it. */
+enum wsc__asm_result wsc__conn_add_chunk(wsc_conn *c, const wsc__event *ev)
+{
+    wsc__owner_check(c);
+    const wsc__asm_store store = {msg_room, c};
+    uint8_t *data = NULL;
+    size_t len = 0;
+    enum wsc__asm_result r = wsc__asm_add(&c->msg_len, ev, &store, &data, &len);
+    return msg_job(c, ev, r, data, len);
+}
+
 enum wsc__asm_result wsc__conn_add_compressed(wsc_conn *c, const wsc__event *ev)
 {
     wsc__owner_check(c);
     const wsc__asm_store store = {msg_room, c};
-    uint8_t *data;
-    size_t len;
+    uint8_t *data = NULL;
+    size_t len = 0;
     const wsc__ctx *x = c->w->ctx;
     enum wsc__asm_result r =
         wsc__asm_add_compressed(&c->msg_len, ev, &store, &c->pmd->in, x->max_message,
                                 (x->reader_flags & WSC__READER_UTF8) != 0, &data, &len);
-    if (r == WSC__ASM_DONE) {
-        c->job = WSC__JOB_MSG;
-        c->job_code = (uint16_t)ev->opcode;
-        c->job_data = data ? data : wsc__empty_payload;
-        c->job_len = len;
-    }
-    return r;
+    return msg_job(c, ev, r, data, len);
 }
 
 static bool can_read(const wsc_conn *c)
