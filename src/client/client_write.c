@@ -223,8 +223,6 @@ int wsc__client_send(wsc_client *c, unsigned opcode, void *data, size_t len, boo
 {
     bool plain = opcode & WSC__CLIENT_PLAIN;
     opcode &= 0xFu;
-    /* Set by the handshake, before any write. */
-    bool compress = c->pmd && !plain && !wsc__op_is_control(opcode) && len >= c->pmd->threshold;
     if (wsc__op_is_control(opcode) && len > WSC__CONTROL_MAX)
         return WSC_EINVAL;
     if (len && !data)
@@ -237,6 +235,9 @@ int wsc__client_send(wsc_client *c, unsigned opcode, void *data, size_t len, boo
         pthread_mutex_unlock(&c->wmu);
         return st == WSC__CS_NEW ? WSC_ESTATE : WSC_ECLOSED;
     }
+    /* Set by the handshake before the state became OPEN (read above): not before, when a write
+       from another thread during the handshake would race with its setting. */
+    bool compress = c->pmd && !plain && !wsc__op_is_control(opcode) && len >= c->pmd->threshold;
     if (copy && !compress && !wbuf_reserve(c, WSC__FRAME_HEADER_MAX + len)) {
         pthread_mutex_unlock(&c->wmu);
         return WSC_ENOMEM;
