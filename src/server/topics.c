@@ -17,6 +17,7 @@ struct wsc__sub {
     wsc_conn *c;
     struct topic *t;
     struct wsc__sub *next; /* the connection's next subscription */
+    struct wsc__sub **pprev; /* what points to this one in the connection's list (O(1) unlink) */
     uint32_t index;        /* its slot in t->subs */
 };
 
@@ -162,6 +163,29 @@ static void unlink_sub(wsc__topics *t, struct wsc__sub *s)
         drop_topic(t, tp);
 }
 
+/* Caller holds mu. c's subscription to tp, or NULL: the topic's subscribers and the connection's
+   subscriptions are walked in step, so the cost is the shorter list's, never the length of a
+   connection's many subscriptions nor a topic's many subscribers alone. */
+static struct wsc__sub *find_sub(const struct topic *tp, const wsc_conn *c)
+{
+    struct wsc__sub *s = c->subs;
+    for (uint32_t i = 0; i < tp->n && s; i++, s = s->next) {
+        if (tp->subs[i]->c == c)
+            return tp->subs[i];
+        if (s->t == tp)
+            return s;
+    }
+    return NULL;
+}
+
+/* Caller holds mu. Takes s out of its connection's list. */
+static void unlink_from_conn(struct wsc__sub *s)
+{
+    *s->pprev = s->next;
+    if (s->next)
+        s->next->pprev = s->pprev;
+}
+
 static int subscribe(wsc__topics *t, wsc_conn *c, const char *name, size_t len)
 {
     uint64_t h = hash_name(name, len);
@@ -171,10 +195,11 @@ static int subscribe(wsc__topics *t, wsc_conn *c, const char *name, size_t len)
         rc = WSC_ECLOSED;
         goto out;
     }
-    for (struct wsc__sub *s = c->subs; s; s = s->next)
-        if (s->t->hash == h && s->t->len == len && memcmp(s->t->name, name, len) == 0)
-            goto out; /* subscribed already: one delivery per publish */
-    struct topic *tp = get(t, name, len, h);
+    struct topic *tp = find(t, name, len, h);
+    if (tp && find_sub(tp, c))
+        goto out; /* subscribed already: one delivery per publish */
+    if (!tp)
+        tp = get(t, name, len, h);
     struct wsc__sub *s = tp ? malloc(sizeof *s) : NULL;
     if (tp && !s && tp->n == 0)
         drop_topic(t, tp);
@@ -195,8 +220,10 @@ static int subscribe(wsc__topics *t, wsc_conn *c, const char *name, size_t len)
         tp->subs = subs;
         tp->cap = cap;
     }
-    *s = (struct wsc__sub){.c = c, .t = tp, .next = c->subs, .index = tp->n};
+    *s = (struct wsc__sub){.c = c, .t = tp, .next = c->subs, .pprev = &c->subs, .index = tp->n};
     tp->subs[tp->n++] = s;
+    if (c->subs)
+        c->subs->pprev = &s->next;
     c->subs = s;
     if (tp->n == 1 && t->hooks.first)
         t->hooks.first(t->hooks.arg, name, len);
@@ -209,15 +236,13 @@ static int unsubscribe(wsc__topics *t, wsc_conn *c, const char *name, size_t len
 {
     int rc = WSC_ESTATE;
     pthread_mutex_lock(&t->mu);
-    for (struct wsc__sub **p = &c->subs; *p; p = &(*p)->next) {
-        struct wsc__sub *s = *p;
-        if (s->t->len == len && memcmp(s->t->name, name, len) == 0) {
-            *p = s->next;
-            unlink_sub(t, s);
-            free(s);
-            rc = 0;
-            break;
-        }
+    struct topic *tp = find(t, name, len, hash_name(name, len));
+    struct wsc__sub *s = tp ? find_sub(tp, c) : NULL;
+    if (s) {
+        unlink_from_conn(s);
+        unlink_sub(t, s);
+        free(s);
+        rc = 0;
     }
     pthread_mutex_unlock(&t->mu);
     return rc;
@@ -229,7 +254,7 @@ void wsc__topics_conn_end(wsc__topics *t, wsc_conn *c)
     c->topics_ended = true;
     while (c->subs) {
         struct wsc__sub *s = c->subs;
-        c->subs = s->next;
+        unlink_from_conn(s);
         unlink_sub(t, s);
         free(s);
     }
