@@ -660,9 +660,13 @@ WSC_API void wsc_conn_release(wsc_conn *conn);
 WSC_API int wsc_conn_subscribe(wsc_conn *conn, const char *topic);
 /* Returns 0, WSC_EINVAL, or WSC_ESTATE when conn is not subscribed to it. */
 WSC_API int wsc_conn_unsubscribe(wsc_conn *conn, const char *topic);
+/* Largest message a publish takes, in bytes (4 GiB less room for its header). */
+#define WSC_PUBLISH_MAX (0xFFFFFFFFu - 14u)
+
 /* Sends a text or binary message to every subscriber of topic. Returns the
  * number of local subscribers that accepted it (a refusal closes that one
- * as any refused write does), WSC_EINVAL (bad topic or type), WSC_ENOMEM,
+ * as any refused write does), WSC_EINVAL (bad topic or type, or len above
+ * WSC_PUBLISH_MAX), WSC_ENOMEM,
  * or WSC_ENORELAY: with a cluster attached, it was delivered here but could
  * not be handed to the cluster (not connected, or its queue is full), so
  * other servers will not get it. */

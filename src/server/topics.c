@@ -335,7 +335,8 @@ static wsc__shared *frame_for(struct frames *fr, const wsc_conn *c)
 int wsc__topics_publish(wsc__topics *t, const char *name, size_t len, wsc_msg_type type,
                         const void *data, size_t data_len, wsc_conn *except, bool relay)
 {
-    if (type != WSC_TEXT && type != WSC_BINARY)
+    /* A shared frame's length is 32 bits (so is any sane message); larger is the caller's error. */
+    if ((type != WSC_TEXT && type != WSC_BINARY) || data_len > WSC_PUBLISH_MAX)
         return WSC_EINVAL;
     /* Framed once: every subscriber gets these same bytes, by reference when it has to queue them. */
     wsc__shared *f = wsc__shared_frame(type, data, data_len);
