@@ -3,17 +3,19 @@
 compression groups (12 and 13), with Debian's python3-autobahn as the independent peer.
 
 Server side: $WSC_BIN/echo_server --deflate (default build/asan/bin) in pool, inline and blocking
-modes. For every offer (the default one, server_no_context_takeover asked for, server_max_window_bits
-9 to 15 with and without it, client_max_window_bits 9 and 15 with and without
-client_no_context_takeover, a bare offer) an AutobahnPython client checks the answer against what it
+modes and with the shared compressor. For every offer (the default one, server_no_context_takeover
+asked for, server_max_window_bits 9 to 15 with and without it, client_max_window_bits 9 and 15 with
+and without client_no_context_takeover, a bare offer; one asking for server_max_window_bits=8 must
+be declined, alone or before a second offer, which is then taken) an AutobahnPython client checks the answer against what it
 offered and sends, on one connection, messages of 16 B to 128 KiB: compressible and random UTF-8
 text, compressible and random binary. Every echo must come back compressed and identical. Several
 messages share a connection, so a server that kept its context where it agreed not to, or used a
 larger window than agreed, leaves Autobahn's inflater unable to read the next message.
 Client side: $WSC_BIN/echo_client --echo --deflate against an AutobahnPython server that answers
 with each combination of server_no_context_takeover, client_no_context_takeover,
-server_max_window_bits and client_max_window_bits, sends the same matrix, closes, and checks that
-echo_client exits 0.
+server_max_window_bits (8 to 15) and client_max_window_bits, sends the same matrix, closes, and
+checks that echo_client exits 0; one that answers client_max_window_bits=8, which zlib cannot
+compress with, must see echo_client refuse it.
 Each (mode, combination, size, kind) is one check. Prints `N passed, N failed` last.
 """
 import asyncio
@@ -459,6 +461,13 @@ def run_client_policies(binary, sizes):
         report_results(f"client, {label}:", cases, results, setup)
         report(rc == 0, f"client, {label}: echo_client exits 0 after the close",
                f"status {rc}: {err.decode(errors='replace')[-800:]}")
+    # wsc cannot compress with an 8-bit window (zlib cannot): the client fails the connection,
+    # saying why, rather than compress with a window larger than the server agreed to.
+    _, _, rc, err = asyncio.run(run_policy(binary, "client_max_window_bits=8", {"client_bits": 8},
+                                           matrix([16]), 2000))
+    text = err.decode(errors="replace")
+    report(rc not in (0, None) and "client_max_window_bits=8" in text,
+           "client, client_max_window_bits=8 answered: echo_client refuses it", f"status {rc}: {text[-400:]}")
 
 
 def main():
@@ -472,7 +481,8 @@ def main():
     client = os.path.join(bindir, "echo_client")
     start = time.monotonic()
     for extra, mode, sizes in [([], "pool", SIZES), (["--threads", "0"], "inline", SIZES),
-                               (["--blocking"], "blocking", SIZES)]:
+                               (["--blocking"], "blocking", SIZES),
+                               (["--deflate-shared", "--workers", "2"], "shared compressor", SIZES)]:
         run_server_mode(server, extra, mode, sizes)
     run_client_policies(client, SIZES)
     print(f"took {time.monotonic() - start:.1f} s")
