@@ -103,13 +103,13 @@ static void usage(const char *argv0)
         stderr,
         "usage: %s [--port N] [--address A] [--unix PATH] [--workers N] [--threads N]\n"
         "          [--blocking] [--small-pool N] [--max-message N] [--idle-timeout S]\n"
+        "          [--tls-cert F --tls-key F [--tls-client-ca F]]\n"
+        "          [--deflate [--deflate-no-takeover] [--deflate-shared] [--deflate-level N]]\n"
         "  --threads 0 runs handlers inline on the workers\n"
         "  --idle-timeout S: ping a client silent for S/2 seconds, close one silent for S\n"
         "    (default 120; 0: never)\n"
-        "          [--tls-cert F --tls-key F [--tls-client-ca F]]\n"
         "  --tls-cert, --tls-key: PEM certificate chain and key: serve wss:// (SIGHUP reloads)\n"
         "  --tls-client-ca F: require client certificates issued by a CA in F\n"
-        "          [--deflate [--deflate-no-takeover] [--deflate-shared] [--deflate-level N]]\n"
         "  --deflate: permessage-deflate, every message compressed; --deflate-no-takeover: no\n"
         "    context takeover either way; --deflate-shared: one compressor per worker\n",
         argv0);
