@@ -356,11 +356,14 @@ void wsc__conn_check_done(wsc_conn *c)
         return;
     uint8_t b;
     if (!(c->flags & WSC__F_EOF) && c->fd >= 0 &&
-        recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0) {
+        ((c->flags & WSC__F_TRAILING) || recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0)) {
         /* The peer still sends after its close frame. Closing now, with its bytes unread, would
            reset the connection and destroy what of ours is still on its way: read them away
-           (as garbage) until its FIN, within the close wait. Peers that send nothing after their
-           close, the usual ones, are closed at once. */
+           (as garbage) until its FIN, within the close wait. Once it sent any, a moment with none
+           pending proves nothing (more may be on the wire), so only its FIN ends the wait; ours
+           went out after our close frame. Peers that send nothing after their close, the usual
+           ones, are closed at once. */
+        c->flags |= WSC__F_TRAILING;
         if (!c->deadline)
             wsc__conn_set_deadline(c, WSC__CLOSE_TIMEOUT_S);
         return;

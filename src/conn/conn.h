@@ -113,6 +113,7 @@ enum {
     WSC__F_PINGED = 1 << 11,     /* the idle timer pinged the peer, which was not heard since */
     WSC__F_SHUT_DUE = 1 << 12,   /* stop or shutdown: the close (1001) follows the running
                                     callback, whose writes go first */
+    WSC__F_TRAILING = 1 << 13,   /* bytes came after the end we wait for: close only at its FIN */
     WSC__F_DRAIN_DUE = 1 << 15,  /* the drain callback runs as soon as no other callback does */
 };
 

@@ -231,6 +231,7 @@ static bool read_once(wsc_conn *c)
     if ((size_t)n < cap && !(c->flags & WSC__F_HUP))
         c->flags &= (uint16_t)~WSC__F_RD_PENDING;
     if (region < 0) { /* discarded: only waiting for the end */
+        c->flags |= WSC__F_TRAILING;
         wsc__conn_check_done(c);
         return (c->flags & WSC__F_RD_PENDING) != 0;
     }
