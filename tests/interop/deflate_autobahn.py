@@ -22,7 +22,6 @@ import asyncio
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -33,44 +32,16 @@ from autobahn.asyncio.websocket import (WebSocketClientFactory, WebSocketClientP
 from autobahn.websocket.compress import (PerMessageDeflateOffer, PerMessageDeflateOfferAccept,
                                          PerMessageDeflateResponseAccept)
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers"))
+import harness  # noqa: E402
+from harness import free_port, report, wait_listening  # noqa: E402
+
 STEP_TIMEOUT = 30
 HARD_LIMIT_SECONDS = 240
 MAX_MESSAGE = 1024 * 1024
 
 SIZES = [16, 64, 256, 1024, 4096, 8192, 16384, 32768, 65536, 131072]
 KINDS = ["text", "random text", "binary", "random binary"]
-
-passed = 0
-failed = 0
-
-
-def report(ok, name, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {name}", flush=True)
-    else:
-        failed += 1
-        print(f"FAIL {name}{': ' + detail if detail else ''}", flush=True)
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_listening(port, proc, seconds):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            return False
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 # ---- the messages --------------------------------------------------------------------------
@@ -472,7 +443,7 @@ def run_client_policies(binary, sizes):
 
 def main():
     signal.signal(signal.SIGALRM, lambda *_: (print("hard time limit reached"),
-                                             print(f"{passed} passed, {failed + 1} failed"),
+                                             print(f"{harness.passed} passed, {harness.failed + 1} failed"),
                                              os._exit(1)))
     signal.alarm(HARD_LIMIT_SECONDS)
     os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -486,8 +457,8 @@ def main():
         run_server_mode(server, extra, mode, sizes)
     run_client_policies(client, SIZES)
     print(f"took {time.monotonic() - start:.1f} s")
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    print(f"{harness.passed} passed, {harness.failed} failed")
+    sys.exit(1 if harness.failed else 0)
 
 
 if __name__ == "__main__":

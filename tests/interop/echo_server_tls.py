@@ -13,7 +13,6 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -22,27 +21,12 @@ import time
 
 import websockets
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers"))
+import harness  # noqa: E402
+from harness import free_port, report, wait_listening  # noqa: E402
+
 STEP_TIMEOUT = 30
 HARD_LIMIT_SECONDS = 400
-
-passed = 0
-failed = 0
-
-
-def report(ok, name, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {name}", flush=True)
-    else:
-        failed += 1
-        print(f"FAIL {name}{': ' + detail if detail else ''}", flush=True)
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_cert(d, name, cn):
@@ -54,18 +38,6 @@ def make_cert(d, name, cn):
                    check=True, capture_output=True, timeout=STEP_TIMEOUT)
     return cert, key
 
-
-def wait_listening(port, proc, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 def client_ctx(ca, version=None, cert=None):
@@ -145,7 +117,7 @@ def run_server(args):
     port = free_port()
     proc = subprocess.Popen([binary, "--port", str(port)] + args, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
-    if not wait_listening(port, proc, STEP_TIMEOUT):
+    if not wait_listening(port, proc, STEP_TIMEOUT, connect_timeout=1):
         proc.kill()
         proc.wait()
         return None, port
@@ -204,8 +176,8 @@ def main():
             stop_server(proc, name + " --tls-client-ca")
     finally:
         shutil.rmtree(d, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    print(f"{harness.passed} passed, {harness.failed} failed")
+    return 0 if harness.failed == 0 else 1
 
 
 if __name__ == "__main__":
